@@ -1,0 +1,217 @@
+"""Regions, enterprises and the people who act for them."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Region(models.Model):
+    """A node of the administrative tree: province → city → county-level unit."""
+
+    class Level(models.TextChoices):
+        PROVINCE = "province", _("Province")
+        CITY = "city", _("City")
+        COUNTY = "county", _("County-level unit")
+
+    name = models.CharField(_("name"), max_length=64)
+    code = models.CharField(_("division code"), max_length=12, unique=True)
+    level = models.CharField(_("level"), max_length=16, choices=Level.choices)
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("parent region"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
+    )
+    order = models.PositiveIntegerField(_("display order"), default=0)
+
+    class Meta:
+        verbose_name = _("region")
+        verbose_name_plural = _("regions")
+        ordering = ["order", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["parent", "name"], name="region_unique_name_in_parent"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class EnterpriseQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Enterprises the user may see; everything else does not exist for them."""
+        profile = Profile.for_user(user)
+        if profile is None:
+            return self.none()
+        return self.filter(profile.scope_q(enterprise="", county="county"))
+
+
+class Enterprise(models.Model):
+    """An enterprise taking part in the reform, in exactly one county-level unit."""
+
+    class SizeClass(models.TextChoices):
+        LARGE = "large", _("Large")
+        MEDIUM = "medium", _("Medium")
+        SMALL = "small", _("Small")
+        MICRO = "micro", _("Micro")
+
+    class Ownership(models.TextChoices):
+        STATE = "state", _("State-owned")
+        PRIVATE = "private", _("Private")
+        FOREIGN = "foreign", _("Foreign-funded")
+        JOINT = "joint", _("Joint venture")
+        OTHER = "other", _("Other")
+
+    class PilotLevel(models.TextChoices):
+        NATIONAL = "national", _("National pilot")
+        PROVINCIAL = "provincial", _("Provincial pilot")
+        MUNICIPAL = "municipal", _("Municipal pilot")
+        COUNTY = "county", _("County pilot")
+        NONE = "none", _("Not a pilot")
+
+    name = models.CharField(_("enterprise name"), max_length=128)
+    credit_code = models.CharField(_("unified social credit code"), max_length=18, unique=True)
+    county = models.ForeignKey(
+        Region,
+        verbose_name=_("county-level unit"),
+        on_delete=models.PROTECT,
+        related_name="enterprises",
+        limit_choices_to={"level": Region.Level.COUNTY},
+    )
+    size_class = models.CharField(_("size class"), max_length=16, choices=SizeClass.choices)
+    ownership = models.CharField(_("ownership"), max_length=16, choices=Ownership.choices)
+    pilot_level = models.CharField(
+        _("pilot level"), max_length=16, choices=PilotLevel.choices, default=PilotLevel.NONE
+    )
+    employees = models.PositiveIntegerField(_("employees"), default=0)
+    liaison_name = models.CharField(_("liaison name"), max_length=32, blank=True)
+    liaison_phone = models.CharField(_("liaison phone"), max_length=32, blank=True)
+    is_active = models.BooleanField(_("in the reform"), default=True)
+
+    objects = EnterpriseQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("enterprise")
+        verbose_name_plural = _("enterprises")
+        ordering = ["county__order", "name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Profile(models.Model):
+    """Who a user acts for: the role and the one enterprise or region in scope."""
+
+    class Role(models.TextChoices):
+        ENTERPRISE_LIAISON = "enterprise_liaison", _("Enterprise liaison")
+        COUNTY_OFFICE = "county_office", _("County reform office")
+        CITY_OFFICE = "city_office", _("City reform office")
+        OBSERVER = "observer", _("Reform observer")
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
+    )
+    role = models.CharField(_("role"), max_length=32, choices=Role.choices)
+    enterprise = models.ForeignKey(
+        Enterprise,
+        verbose_name=_("enterprise"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="profiles",
+    )
+    region = models.ForeignKey(
+        Region,
+        verbose_name=_("region"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="profiles",
+        help_text=_("The county for a county office or county observer, the city for a city office."),
+    )
+
+    class Meta:
+        verbose_name = _("user profile")
+        verbose_name_plural = _("user profiles")
+        constraints = [
+            models.CheckConstraint(
+                name="profile_scope_matches_role",
+                condition=(
+                    Q(role="enterprise_liaison", enterprise__isnull=False, region__isnull=True)
+                    | Q(role__in=["county_office", "city_office"], enterprise__isnull=True, region__isnull=False)
+                    | Q(role="observer", enterprise__isnull=False, region__isnull=True)
+                    | Q(role="observer", enterprise__isnull=True, region__isnull=False)
+                ),
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.user.get_username()} ({self.get_role_display()})"
+
+    @classmethod
+    def for_user(cls, user):
+        """The user's profile, or None for anonymous users and users without a role."""
+        if not getattr(user, "is_authenticated", False):
+            return None
+        try:
+            return user.profile
+        except cls.DoesNotExist:
+            return None
+
+    @property
+    def is_liaison(self):
+        return self.role == self.Role.ENTERPRISE_LIAISON
+
+    @property
+    def is_county_office(self):
+        return self.role == self.Role.COUNTY_OFFICE
+
+    @property
+    def is_city_office(self):
+        return self.role == self.Role.CITY_OFFICE
+
+    @property
+    def is_observer(self):
+        return self.role == self.Role.OBSERVER
+
+    @property
+    def county(self):
+        """The county-level unit in scope, if the scope is one county or one of its enterprises."""
+        if self.enterprise_id:
+            return self.enterprise.county
+        if self.region and self.region.level == Region.Level.COUNTY:
+            return self.region
+        return None
+
+    @property
+    def city(self):
+        """The city the user works in."""
+        if self.region and self.region.level == Region.Level.CITY:
+            return self.region
+        county = self.county
+        return county.parent if county else None
+
+    @property
+    def scope_label(self):
+        if self.enterprise_id:
+            return self.enterprise.name
+        return self.region.name if self.region else ""
+
+    def scope_q(self, enterprise, county):
+        """A Q object selecting rows in this profile's scope.
+
+        `enterprise` and `county` are the lookup paths from the queried model to its
+        enterprise and its county-level unit ("" meaning the model itself is the enterprise).
+        """
+        ent_field = f"{enterprise}__id" if enterprise else "id"
+        if self.enterprise_id:
+            return Q(**{ent_field: self.enterprise_id})
+        if self.region_id is None:
+            return Q(pk__in=[])
+        if self.region.level == Region.Level.COUNTY:
+            return Q(**{f"{county}_id": self.region_id})
+        if self.region.level == Region.Level.CITY:
+            return Q(**{f"{county}__parent_id": self.region_id})
+        return Q(**{f"{county}__parent__parent_id": self.region_id})

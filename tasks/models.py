@@ -1,0 +1,355 @@
+"""The task library and the check-in workflow: periods, indicators, assignments,
+check-ins (every version kept), evidence files and the review trail."""
+
+import uuid
+from pathlib import PurePosixPath
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from enterprises.models import Enterprise, Profile, Region
+
+
+class CheckInState(models.TextChoices):
+    PENDING_COUNTY_REVIEW = "pending_county_review", _("Pending county review")
+    PENDING_CITY_REVIEW = "pending_city_review", _("Pending city review")
+    RETURNED = "returned", _("Returned")
+    SCORED = "scored", _("Scored")
+
+
+class AssignmentState(models.TextChoices):
+    """An assignment's state is its latest check-in's, or "not submitted" before the first."""
+
+    NOT_SUBMITTED = "not_submitted", _("Not submitted")
+    PENDING_COUNTY_REVIEW = CheckInState.PENDING_COUNTY_REVIEW.value, CheckInState.PENDING_COUNTY_REVIEW.label
+    PENDING_CITY_REVIEW = CheckInState.PENDING_CITY_REVIEW.value, CheckInState.PENDING_CITY_REVIEW.label
+    RETURNED = CheckInState.RETURNED.value, CheckInState.RETURNED.label
+    SCORED = CheckInState.SCORED.value, CheckInState.SCORED.label
+
+
+class Period(models.Model):
+    """An assessment period of one city, e.g. 2026年度."""
+
+    city = models.ForeignKey(
+        Region,
+        verbose_name=_("city"),
+        on_delete=models.PROTECT,
+        related_name="periods",
+        limit_choices_to={"level": Region.Level.CITY},
+    )
+    name = models.CharField(_("name"), max_length=64)
+    starts_on = models.DateField(_("start date"))
+    ends_on = models.DateField(_("end date"))
+    submission_deadline = models.DateTimeField(_("submission deadline"))
+    is_closed = models.BooleanField(_("closed"), default=False)
+    # County score = office_weight × office rate + enterprise_weight × mean enterprise rate.
+    office_weight = models.DecimalField(
+        _("county office weight"), max_digits=5, decimal_places=2, default=40
+    )
+    enterprise_weight = models.DecimalField(
+        _("enterprise weight"), max_digits=5, decimal_places=2, default=60
+    )
+
+    class Meta:
+        verbose_name = _("assessment period")
+        verbose_name_plural = _("assessment periods")
+        ordering = ["-starts_on"]
+        constraints = [
+            models.UniqueConstraint(fields=["city", "name"], name="period_unique_name_in_city"),
+            models.CheckConstraint(condition=Q(ends_on__gte=models.F("starts_on")), name="period_ends_after_start"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        if self.office_weight is not None and self.enterprise_weight is not None:
+            if self.office_weight + self.enterprise_weight != 100:
+                raise ValidationError(_("The two weights must add up to 100."))
+
+    def accepts_submissions(self, now=None):
+        """Whether assignees may still submit or resubmit check-ins in this period."""
+        now = now or timezone.now()
+        return not self.is_closed and now <= self.submission_deadline
+
+    @classmethod
+    def current_for_city(cls, city):
+        """The newest period of the city, or None."""
+        if city is None:
+            return None
+        return cls.objects.filter(city=city).order_by("-starts_on", "-pk").first()
+
+
+class Indicator(models.Model):
+    """An item of the city's task library (考核任务指标)."""
+
+    class Category(models.TextChoices):
+        POLITICAL = "political", _("Political guidance")
+        ACHIEVEMENT = "achievement", _("Making contributions")
+        SKILLS = "skills", _("Skills and quality")
+        RIGHTS = "rights", _("Rights protection")
+        ORGANISATION = "organisation", _("Organisational support")
+
+    class Target(models.TextChoices):
+        ENTERPRISE = "enterprise", _("Enterprises")
+        COUNTY_OFFICE = "county_office", _("County reform offices")
+
+    city = models.ForeignKey(
+        Region,
+        verbose_name=_("city"),
+        on_delete=models.PROTECT,
+        related_name="indicators",
+        limit_choices_to={"level": Region.Level.CITY},
+    )
+    code = models.CharField(_("code"), max_length=16)
+    category = models.CharField(_("category"), max_length=16, choices=Category.choices)
+    title = models.CharField(_("title"), max_length=200)
+    requirement = models.TextField(_("requirement"), blank=True)
+    evidence_hint = models.TextField(_("evidence asked for"), blank=True)
+    max_points = models.DecimalField(
+        _("max points"), max_digits=6, decimal_places=2, validators=[MinValueValidator(0)]
+    )
+    target = models.CharField(_("assignee"), max_length=16, choices=Target.choices)
+    # Empty means every size class; otherwise a list of Enterprise.SizeClass values.
+    applies_to_sizes = models.JSONField(_("applies to size classes"), default=list, blank=True)
+    order = models.PositiveIntegerField(_("display order"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("assessment indicator")
+        verbose_name_plural = _("assessment indicators")
+        ordering = ["order", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["city", "code"], name="indicator_unique_code_in_city"),
+        ]
+
+    def __str__(self):
+        return f"{self.code} {self.title}"
+
+    def applies_to(self, enterprise):
+        return self.target == self.Target.ENTERPRISE and (
+            not self.applies_to_sizes or enterprise.size_class in self.applies_to_sizes
+        )
+
+
+class AssignmentQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Assignments in the user's scope: the one place that decides who sees what."""
+        profile = Profile.for_user(user)
+        if profile is None:
+            return self.none()
+        return self.filter(profile.scope_q(enterprise="enterprise", county="county"))
+
+    def for_enterprises(self):
+        return self.filter(enterprise__isnull=False)
+
+    def for_county_offices(self):
+        return self.filter(enterprise__isnull=True)
+
+
+class Assignment(models.Model):
+    """One indicator for one assignee (an enterprise, or a county office) in one period."""
+
+    period = models.ForeignKey(Period, verbose_name=_("period"), on_delete=models.PROTECT, related_name="assignments")
+    indicator = models.ForeignKey(
+        Indicator, verbose_name=_("indicator"), on_delete=models.PROTECT, related_name="assignments"
+    )
+    # Null for a county office's own assignment; `county` is always set (for an enterprise,
+    # its county) so that scoping and county aggregates need no join through Enterprise.
+    enterprise = models.ForeignKey(
+        Enterprise,
+        verbose_name=_("enterprise"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="assignments",
+    )
+    county = models.ForeignKey(
+        Region, verbose_name=_("county-level unit"), on_delete=models.PROTECT, related_name="assignments"
+    )
+    state = models.CharField(
+        _("state"), max_length=32, choices=AssignmentState.choices, default=AssignmentState.NOT_SUBMITTED
+    )
+    # The awarded points while the latest check-in is scored; null otherwise.
+    points = models.DecimalField(_("points"), max_digits=6, decimal_places=2, null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = AssignmentQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("check-in task")
+        verbose_name_plural = _("check-in tasks")
+        ordering = ["period", "indicator__order", "indicator__code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["period", "indicator", "enterprise"],
+                condition=Q(enterprise__isnull=False),
+                name="assignment_unique_per_enterprise",
+            ),
+            models.UniqueConstraint(
+                fields=["period", "indicator", "county"],
+                condition=Q(enterprise__isnull=True),
+                name="assignment_unique_per_county_office",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["period", "county", "state"]),
+            models.Index(fields=["period", "enterprise"]),
+        ]
+
+    def __str__(self):
+        return f"{self.assignee_name} · {self.indicator.title}"
+
+    @property
+    def is_county_office_task(self):
+        return self.enterprise_id is None
+
+    @property
+    def assignee_name(self):
+        if self.enterprise_id:
+            return self.enterprise.name
+        return _("%(county)s reform office") % {"county": self.county.name}
+
+    @property
+    def can_submit(self):
+        return self.state in (AssignmentState.NOT_SUBMITTED, AssignmentState.RETURNED)
+
+
+class CheckInQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        profile = Profile.for_user(user)
+        if profile is None:
+            return self.none()
+        return self.filter(profile.scope_q(enterprise="assignment__enterprise", county="assignment__county"))
+
+    def with_related(self):
+        return self.select_related(
+            "assignment__indicator", "assignment__enterprise", "assignment__county", "assignment__period", "submitted_by"
+        )
+
+
+class CheckIn(models.Model):
+    """One version of an assignee's report for an assignment. Never overwritten: a
+    resubmission after a return is a new version with its own evidence."""
+
+    assignment = models.ForeignKey(
+        Assignment, verbose_name=_("check-in task"), on_delete=models.PROTECT, related_name="checkins"
+    )
+    version = models.PositiveIntegerField(_("version"))
+    description = models.TextField(_("description"))
+    state = models.CharField(_("state"), max_length=32, choices=CheckInState.choices)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("submitted by"), on_delete=models.PROTECT, related_name="+"
+    )
+    submitted_at = models.DateTimeField(_("submitted at"), default=timezone.now)
+    points = models.DecimalField(_("points"), max_digits=6, decimal_places=2, null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = CheckInQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("check-in")
+        verbose_name_plural = _("check-ins")
+        ordering = ["-submitted_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["assignment", "version"], name="checkin_unique_version"),
+        ]
+        indexes = [models.Index(fields=["state", "submitted_at"])]
+
+    def __str__(self):
+        return f"{self.assignment} v{self.version}"
+
+
+def evidence_upload_to(instance, filename):
+    """Stored under a generated name: the original name is only kept for display."""
+    suffix = PurePosixPath(filename).suffix.lower()[:10]
+    now = timezone.now()
+    return f"evidence/{now:%Y/%m}/{uuid.uuid4().hex}{suffix}"
+
+
+class EvidenceQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        profile = Profile.for_user(user)
+        if profile is None:
+            return self.none()
+        return self.filter(
+            profile.scope_q(enterprise="checkin__assignment__enterprise", county="checkin__assignment__county")
+        )
+
+
+class Evidence(models.Model):
+    """An uploaded file of one check-in version."""
+
+    checkin = models.ForeignKey(CheckIn, verbose_name=_("check-in"), on_delete=models.PROTECT, related_name="evidence")
+    file = models.FileField(_("file"), upload_to=evidence_upload_to, max_length=255)
+    original_name = models.CharField(_("file name"), max_length=255)
+    size = models.PositiveBigIntegerField(_("size (bytes)"))
+    content_type = models.CharField(_("content type"), max_length=128)
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    uploaded_at = models.DateTimeField(_("uploaded at"), default=timezone.now)
+
+    objects = EvidenceQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("evidence file")
+        verbose_name_plural = _("evidence files")
+        ordering = ["pk"]
+
+    def __str__(self):
+        return self.original_name
+
+
+class ReviewEventQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        profile = Profile.for_user(user)
+        if profile is None:
+            return self.none()
+        return self.filter(
+            profile.scope_q(enterprise="checkin__assignment__enterprise", county="checkin__assignment__county")
+        )
+
+
+class ReviewEvent(models.Model):
+    """One step of the audit trail. Append-only: rows are never updated or deleted."""
+
+    class Action(models.TextChoices):
+        SUBMIT = "submit", _("Submitted")
+        APPROVE = "approve", _("Approved to the city")
+        RETURN = "return", _("Returned")
+        SCORE = "score", _("Scored")
+        REOPEN = "reopen", _("Reopened")
+
+    checkin = models.ForeignKey(CheckIn, verbose_name=_("check-in"), on_delete=models.PROTECT, related_name="events")
+    action = models.CharField(_("action"), max_length=16, choices=Action.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("actor"), on_delete=models.PROTECT, related_name="+"
+    )
+    actor_role = models.CharField(_("actor role"), max_length=32, choices=Profile.Role.choices)
+    from_state = models.CharField(_("from state"), max_length=32, choices=CheckInState.choices, blank=True)
+    to_state = models.CharField(_("to state"), max_length=32, choices=CheckInState.choices)
+    comment = models.TextField(_("comment"), blank=True)
+    points = models.DecimalField(_("points"), max_digits=6, decimal_places=2, null=True, blank=True)
+    at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+
+    objects = ReviewEventQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("review event")
+        verbose_name_plural = _("review events")
+        ordering = ["at", "pk"]
+
+    def __str__(self):
+        return f"{self.get_action_display()} · {self.checkin}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise ValidationError(_("Review events cannot be changed."))
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError(_("Review events cannot be deleted."))

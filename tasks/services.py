@@ -1,0 +1,216 @@
+"""The check-in workflow's write side. Views, the API, the admin and jobs all call these.
+
+Each service does one transition inside one transaction, decided by the database
+(row locks), and writes its review event. Errors:
+- django.core.exceptions.PermissionDenied: the user's role may not take this action (403);
+- ObjectDoesNotExist: the object is outside the user's scope (404);
+- tasks.workflow.WorkflowError: the state does not allow it, e.g. someone acted first (409);
+- django.core.exceptions.ValidationError: bad input, with a Chinese message (400).
+Nothing is changed when any of them is raised.
+"""
+
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from enterprises.models import Profile
+
+from . import workflow
+from .evidence import inspect_upload, validate_upload_count
+from .models import Assignment, AssignmentState, CheckIn, CheckInState, Evidence, ReviewEvent
+from .workflow import WorkflowError
+
+MAX_COMMENT_LENGTH = 2000
+MAX_DESCRIPTION_LENGTH = 5000
+
+
+def _profile_or_403(user):
+    profile = Profile.for_user(user)
+    if profile is None:
+        raise PermissionDenied(_("Your account has no role in the portal."))
+    return profile
+
+
+def _clean_text(value, field_label, required, max_length):
+    value = (value or "").strip()
+    if required and not value:
+        raise ValidationError(_("%(field)s is required.") % {"field": field_label})
+    if len(value) > max_length:
+        raise ValidationError(
+            _("%(field)s may be at most %(max)d characters.") % {"field": field_label, "max": max_length}
+        )
+    return value
+
+
+def _on_points_changed(period_id):
+    """Rankings depend on awarded points: recompute them once this transaction commits."""
+    from scoring.jobs import schedule_recompute
+
+    transaction.on_commit(lambda: schedule_recompute(period_id))
+
+
+def submit_checkin(user, assignment, description, files):
+    """Submit (or, after a return, resubmit) a check-in with its evidence files."""
+    profile = _profile_or_403(user)
+    assignment = Assignment.objects.visible_to(user).get(pk=assignment.pk)
+    if profile.role != workflow.submitter_role(assignment):
+        raise PermissionDenied(_("Your role cannot submit check-ins for this task."))
+    description = _clean_text(description, _("Description"), True, MAX_DESCRIPTION_LENGTH)
+    validate_upload_count(files)
+    inspected = [(upload, *inspect_upload(upload)) for upload in files]
+
+    stored = []
+    try:
+        with transaction.atomic():
+            checkin = _create_version(user, profile, assignment, description, inspected, stored)
+    except BaseException:
+        # The rows rolled back: remove the files written for them, so none is orphaned.
+        for field_file in stored:
+            field_file.storage.delete(field_file.name)
+        raise
+    return checkin
+
+
+def _create_version(user, profile, assignment, description, inspected, stored):
+    """Lock the assignment, check it may take a new version, and write it with its files."""
+    assignment = (
+        Assignment.objects.select_for_update(of=("self",)).select_related("period").get(pk=assignment.pk)
+    )
+    if not assignment.period.accepts_submissions():
+        raise WorkflowError(_("The period “%(period)s” no longer accepts submissions.") % {"period": assignment.period})
+    if not assignment.can_submit:
+        raise WorkflowError(
+            _("This task is “%(state)s”; it can be submitted again only after a return.")
+            % {"state": assignment.get_state_display()}
+        )
+    last_version = assignment.checkins.order_by("-version").values_list("version", flat=True).first() or 0
+    state = workflow.initial_state(assignment)
+    checkin = CheckIn.objects.create(
+        assignment=assignment,
+        version=last_version + 1,
+        description=description,
+        state=state,
+        submitted_by=user,
+    )
+    for upload, name, content_type, sha256 in inspected:
+        evidence = Evidence(
+            checkin=checkin, original_name=name, size=upload.size, content_type=content_type, sha256=sha256
+        )
+        evidence.file.save(name, upload, save=False)
+        stored.append(evidence.file)
+        evidence.save()
+    ReviewEvent.objects.create(
+        checkin=checkin,
+        action=ReviewEvent.Action.SUBMIT,
+        actor=user,
+        actor_role=profile.role,
+        from_state="",
+        to_state=state,
+        comment="",
+    )
+    assignment.state = state
+    assignment.points = None
+    assignment.save(update_fields=["state", "points", "updated_at"])
+    return checkin
+
+
+def _transition(user, checkin, action, comment="", points=None):
+    """Move `checkin` by `action`, locking it so that concurrent reviewers cannot both win."""
+    profile = _profile_or_403(user)
+    if profile.role not in workflow.ROLES_FOR_ACTION[action]:
+        raise PermissionDenied(_("Your role cannot do this."))
+    with transaction.atomic():
+        checkin = (
+            CheckIn.objects.visible_to(user)
+            .select_for_update(of=("self",))
+            .select_related("assignment__indicator")
+            .get(pk=checkin.pk)
+        )
+        transition = workflow.find_transition(action, checkin.state, profile.role)
+        from_state = checkin.state
+        checkin.state = transition.to_state
+        checkin.points = points if transition.to_state == CheckInState.SCORED else None
+        checkin.save(update_fields=["state", "points", "updated_at"])
+        Assignment.objects.filter(pk=checkin.assignment_id).update(
+            state=transition.to_state, points=checkin.points, updated_at=timezone.now()
+        )
+        ReviewEvent.objects.create(
+            checkin=checkin,
+            action=action,
+            actor=user,
+            actor_role=profile.role,
+            from_state=from_state,
+            to_state=transition.to_state,
+            comment=comment,
+            points=points,
+        )
+        if action in (ReviewEvent.Action.SCORE, ReviewEvent.Action.REOPEN):
+            _on_points_changed(checkin.assignment.period_id)
+    return checkin
+
+
+def approve(user, checkin, comment=""):
+    """County office: forward an enterprise check-in to the city office."""
+    comment = _clean_text(comment, _("Comment"), False, MAX_COMMENT_LENGTH)
+    return _transition(user, checkin, ReviewEvent.Action.APPROVE, comment)
+
+
+def return_checkin(user, checkin, reason):
+    """County or city office: send a check-in back to its assignee with a reason."""
+    reason = _clean_text(reason, _("Reason for return"), True, MAX_COMMENT_LENGTH)
+    return _transition(user, checkin, ReviewEvent.Action.RETURN, reason)
+
+
+def parse_points(points, max_points):
+    """Points as a Decimal within 0..max_points with at most two decimals, or ValidationError."""
+    try:
+        value = Decimal(str(points).strip())
+    except (InvalidOperation, ValueError):
+        raise ValidationError(_("Points must be a number.")) from None
+    if not value.is_finite():
+        raise ValidationError(_("Points must be a number."))
+    if value < 0 or value > max_points:
+        raise ValidationError(
+            _("Points must be between 0 and %(max)s.") % {"max": _format_points(max_points)}
+        )
+    if value != value.quantize(Decimal("0.01")):
+        raise ValidationError(_("Points may have at most two decimal places."))
+    return value.quantize(Decimal("0.01"))
+
+
+def _format_points(value):
+    return f"{value.normalize():f}"
+
+
+def score(user, checkin, points, comment=""):
+    """City office: award 0..max points to a check-in waiting for city review."""
+    comment = _clean_text(comment, _("Comment"), False, MAX_COMMENT_LENGTH)
+    max_points = checkin.assignment.indicator.max_points
+    value = parse_points(points, max_points)
+    return _transition(user, checkin, ReviewEvent.Action.SCORE, comment, points=value)
+
+
+def reopen(user, checkin, reason):
+    """City office: take a scored check-in back to city review (its points stop counting)."""
+    reason = _clean_text(reason, _("Reason for reopening"), True, MAX_COMMENT_LENGTH)
+    return _transition(user, checkin, ReviewEvent.Action.REOPEN, reason)
+
+
+def latest_checkin(assignment):
+    return assignment.checkins.order_by("-version").first()
+
+
+__all__ = [
+    "AssignmentState",
+    "WorkflowError",
+    "approve",
+    "latest_checkin",
+    "parse_points",
+    "reopen",
+    "return_checkin",
+    "score",
+    "submit_checkin",
+]

@@ -207,6 +207,7 @@ __all__ = [
     "AssignmentState",
     "WorkflowError",
     "approve",
+    "generate_assignments",
     "latest_checkin",
     "parse_points",
     "reopen",
@@ -214,3 +215,30 @@ __all__ = [
     "score",
     "submit_checkin",
 ]
+
+
+def generate_assignments(period):
+    """Create the period's missing assignments: each active indicator for every enterprise it
+    applies to (or every county office of the city). Idempotent; returns how many were created."""
+    from enterprises.models import Enterprise, Region
+
+    from .models import Indicator
+
+    indicators = list(Indicator.objects.filter(city=period.city, is_active=True))
+    enterprises = list(
+        Enterprise.objects.filter(county__parent=period.city, is_active=True).only("pk", "county_id", "size_class")
+    )
+    counties = list(Region.objects.filter(parent=period.city, level=Region.Level.COUNTY).only("pk"))
+    rows = []
+    for indicator in indicators:
+        if indicator.target == indicator.Target.COUNTY_OFFICE:
+            rows.extend(Assignment(period=period, indicator=indicator, county=c) for c in counties)
+        else:
+            rows.extend(
+                Assignment(period=period, indicator=indicator, enterprise=e, county_id=e.county_id)
+                for e in enterprises
+                if indicator.applies_to(e)
+            )
+    before = Assignment.objects.filter(period=period).count()
+    Assignment.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
+    return Assignment.objects.filter(period=period).count() - before

@@ -117,18 +117,28 @@ def _create_version(user, profile, assignment, description, inspected, stored):
     return checkin
 
 
-def _transition(user, checkin, action, comment="", points=None):
-    """Move `checkin` by `action`, locking it so that concurrent reviewers cannot both win."""
+def _transition(user, checkin, action, clean_input):
+    """Move `checkin` by `action`, locking it so that concurrent reviewers cannot both win.
+
+    The order of refusals is fixed: role (403), then input (400), then scope (404) and
+    state (409) under the row lock. `clean_input(checkin)` returns (comment, points).
+    """
     profile = _profile_or_403(user)
     if profile.role not in workflow.ROLES_FOR_ACTION[action]:
         raise PermissionDenied(_("Your role cannot do this."))
+    comment, points = clean_input(checkin)
     with transaction.atomic():
         checkin = (
             CheckIn.objects.visible_to(user)
             .select_for_update(of=("self",))
-            .select_related("assignment__indicator")
+            .select_related("assignment__indicator", "assignment__period")
             .get(pk=checkin.pk)
         )
+        if checkin.assignment.period.is_closed:
+            raise WorkflowError(
+                _("The period “%(period)s” is closed; its check-ins can no longer change.")
+                % {"period": checkin.assignment.period}
+            )
         transition = workflow.find_transition(action, checkin.state, profile.role)
         from_state = checkin.state
         checkin.state = transition.to_state
@@ -154,14 +164,22 @@ def _transition(user, checkin, action, comment="", points=None):
 
 def approve(user, checkin, comment=""):
     """County office: forward an enterprise check-in to the city office."""
-    comment = _clean_text(comment, _("Comment"), False, MAX_COMMENT_LENGTH)
-    return _transition(user, checkin, ReviewEvent.Action.APPROVE, comment)
+    return _transition(
+        user,
+        checkin,
+        ReviewEvent.Action.APPROVE,
+        lambda _checkin: (_clean_text(comment, _("Comment"), False, MAX_COMMENT_LENGTH), None),
+    )
 
 
 def return_checkin(user, checkin, reason):
     """County or city office: send a check-in back to its assignee with a reason."""
-    reason = _clean_text(reason, _("Reason for return"), True, MAX_COMMENT_LENGTH)
-    return _transition(user, checkin, ReviewEvent.Action.RETURN, reason)
+    return _transition(
+        user,
+        checkin,
+        ReviewEvent.Action.RETURN,
+        lambda _checkin: (_clean_text(reason, _("Reason for return"), True, MAX_COMMENT_LENGTH), None),
+    )
 
 
 def parse_points(points, max_points):
@@ -187,16 +205,25 @@ def _format_points(value):
 
 def score(user, checkin, points, comment=""):
     """City office: award 0..max points to a check-in waiting for city review."""
-    comment = _clean_text(comment, _("Comment"), False, MAX_COMMENT_LENGTH)
-    max_points = checkin.assignment.indicator.max_points
-    value = parse_points(points, max_points)
-    return _transition(user, checkin, ReviewEvent.Action.SCORE, comment, points=value)
+    return _transition(
+        user,
+        checkin,
+        ReviewEvent.Action.SCORE,
+        lambda c: (
+            _clean_text(comment, _("Comment"), False, MAX_COMMENT_LENGTH),
+            parse_points(points, c.assignment.indicator.max_points),
+        ),
+    )
 
 
 def reopen(user, checkin, reason):
     """City office: take a scored check-in back to city review (its points stop counting)."""
-    reason = _clean_text(reason, _("Reason for reopening"), True, MAX_COMMENT_LENGTH)
-    return _transition(user, checkin, ReviewEvent.Action.REOPEN, reason)
+    return _transition(
+        user,
+        checkin,
+        ReviewEvent.Action.REOPEN,
+        lambda _checkin: (_clean_text(reason, _("Reason for reopening"), True, MAX_COMMENT_LENGTH), None),
+    )
 
 
 def latest_checkin(assignment):

@@ -1,3 +1,236 @@
-from django.shortcuts import render
+"""The check-in pages. Each view reads its input, looks objects up through visible_to()
+(404 outside the user's scope), calls one service and renders. Services raise
+PermissionDenied (403) and WorkflowError (409, see DomainErrorMiddleware) themselves;
+a ValidationError re-renders the page with status 400 and nothing changed."""
 
-# Create your views here.
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe, require_POST
+
+from enterprises.models import Profile
+
+from . import selectors, services
+from .forms import ApproveForm, ReopenForm, ReturnForm, ScoreForm, SubmitCheckInForm
+from .models import Evidence, ReviewEvent
+
+PAGE_SIZE = 50
+
+Action = ReviewEvent.Action
+
+
+def _page(request, queryset):
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def _messages_of(error):
+    return list(getattr(error, "messages", None) or [str(error)])
+
+
+@require_safe
+@login_required
+def assignment_list(request):
+    profile = Profile.for_user(request.user)
+    periods, period = selectors.chosen_period(profile, request.GET.get("period"))
+    assignments = selectors.own_assignments(request.user, profile, period)
+    return render(
+        request,
+        "tasks/assignment_list.html",
+        {
+            "period": period,
+            "periods": periods,
+            "page_obj": _page(request, assignments),
+        },
+    )
+
+
+def _render_assignment(request, assignment, form=None, errors=None, status=200):
+    profile = Profile.for_user(request.user)
+    may_submit = selectors.may_submit(profile, assignment)
+    history = selectors.checkin_history(assignment)
+    latest = history[0] if history else None
+    return render(
+        request,
+        "tasks/assignment_detail.html",
+        {
+            "assignment": assignment,
+            "indicator": assignment.indicator,
+            "history": history,
+            "latest": latest,
+            "return_event": selectors.return_event(latest),
+            "may_submit": may_submit,
+            "period_open": assignment.period.accepts_submissions(),
+            "form": form or (SubmitCheckInForm() if may_submit else None),
+            "errors": errors or [],
+        },
+        status=status,
+    )
+
+
+@require_safe
+@login_required
+def assignment_detail(request, pk):
+    return _render_assignment(request, selectors.assignment_for_detail(request.user, pk))
+
+
+@require_POST
+@login_required
+def submit(request, pk):
+    assignment = selectors.assignment_for_detail(request.user, pk)
+    form = SubmitCheckInForm(request.POST, request.FILES)
+    try:
+        if not form.is_valid():
+            raise ValidationError([e for errors in form.errors.values() for e in errors])
+        checkin = services.submit_checkin(
+            request.user, assignment, form.cleaned_data["description"], form.cleaned_data["files"]
+        )
+    except ValidationError as error:
+        return _render_assignment(request, assignment, form=form, errors=_messages_of(error), status=400)
+    messages.success(request, _("Version %(version)s submitted.") % {"version": checkin.version})
+    return redirect("tasks:assignment_detail", pk=assignment.pk)
+
+
+@require_safe
+@login_required
+def review_queue(request):
+    profile = Profile.for_user(request.user)
+    checkins = selectors.review_queue(request.user, profile)
+    return render(
+        request,
+        "tasks/review_queue.html",
+        {"page_obj": _page(request, checkins), "queue_state": selectors.QUEUE_STATE[profile.role]},
+    )
+
+
+# The form each review action posts, keyed by action.
+ACTION_FORMS = {
+    Action.APPROVE: ApproveForm,
+    Action.RETURN: ReturnForm,
+    Action.SCORE: ScoreForm,
+    Action.REOPEN: ReopenForm,
+}
+
+
+def _action_form(action, checkin, data=None):
+    # Several action forms share a page: prefix their element ids with the action.
+    auto_id = f"{action}_%s"
+    if action == Action.SCORE:
+        return ScoreForm(data, auto_id=auto_id, max_points=checkin.assignment.indicator.max_points)
+    return ACTION_FORMS[action](data, auto_id=auto_id)
+
+
+def _render_checkin(request, checkin, bound_action=None, bound_form=None, errors=None, status=200):
+    profile = Profile.for_user(request.user)
+    actions = selectors.actions_for(profile, checkin)
+    forms = {action: _action_form(action, checkin) for action in actions}
+    if bound_action is not None:
+        forms[bound_action] = bound_form
+    return render(
+        request,
+        "tasks/checkin_detail.html",
+        {
+            "checkin": checkin,
+            "assignment": checkin.assignment,
+            "indicator": checkin.assignment.indicator,
+            "history": selectors.checkin_history(checkin.assignment),
+            "approve_form": forms.get(Action.APPROVE),
+            "return_form": forms.get(Action.RETURN),
+            "score_form": forms.get(Action.SCORE),
+            "reopen_form": forms.get(Action.REOPEN),
+            "failed_action": bound_action,
+            "errors": errors or [],
+        },
+        status=status,
+    )
+
+
+@require_safe
+@login_required
+def checkin_detail(request, pk):
+    return _render_checkin(request, selectors.checkin_for_detail(request.user, pk))
+
+
+def _review(request, pk, action, call, success_message, next_url="tasks:review_queue"):
+    """Run one review service on a check-in in scope; 400 with the form on bad input."""
+    checkin = selectors.checkin_for_detail(request.user, pk)
+    form = _action_form(action, checkin, request.POST)
+    form.is_valid()  # every field is optional here: the service checks the values
+    try:
+        call(checkin, **form.cleaned_data)
+    except ValidationError as error:
+        return _render_checkin(request, checkin, action, form, _messages_of(error), status=400)
+    messages.success(request, success_message % {"assignment": checkin.assignment, "version": checkin.version})
+    if next_url == "tasks:checkin_detail":
+        return redirect(next_url, pk=checkin.pk)
+    return redirect(next_url)
+
+
+@require_POST
+@login_required
+def approve(request, pk):
+    return _review(
+        request,
+        pk,
+        Action.APPROVE,
+        lambda checkin, comment: services.approve(request.user, checkin, comment),
+        _("Forwarded to the city office: %(assignment)s (version %(version)s)."),
+    )
+
+
+@require_POST
+@login_required
+def return_checkin(request, pk):
+    return _review(
+        request,
+        pk,
+        Action.RETURN,
+        lambda checkin, reason: services.return_checkin(request.user, checkin, reason),
+        _("Returned: %(assignment)s (version %(version)s)."),
+    )
+
+
+@require_POST
+@login_required
+def score(request, pk):
+    return _review(
+        request,
+        pk,
+        Action.SCORE,
+        lambda checkin, points, comment: services.score(request.user, checkin, points, comment),
+        _("Scored: %(assignment)s (version %(version)s)."),
+    )
+
+
+@require_POST
+@login_required
+def reopen(request, pk):
+    return _review(
+        request,
+        pk,
+        Action.REOPEN,
+        lambda checkin, reason: services.reopen(request.user, checkin, reason),
+        _("Reopened for city review: %(assignment)s (version %(version)s)."),
+        next_url="tasks:checkin_detail",
+    )
+
+
+@require_safe
+@login_required
+def evidence_download(request, pk):
+    try:
+        evidence = Evidence.objects.visible_to(request.user).get(pk=pk)
+    except Evidence.DoesNotExist:
+        raise Http404(_("No such file.")) from None
+    try:
+        handle = evidence.file.open("rb")
+    except FileNotFoundError:
+        raise Http404(_("The file is missing from storage.")) from None
+    response = FileResponse(
+        handle, as_attachment=True, filename=evidence.original_name, content_type=evidence.content_type
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

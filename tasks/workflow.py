@@ -40,6 +40,14 @@ TRANSITIONS = (
     Transition(Action.REOPEN, CheckInState.SCORED, CheckInState.PENDING_CITY_REVIEW, Role.CITY_OFFICE, True),
 )
 
+# How an action reads inside a sentence ("cannot be approved"), unlike the event labels.
+ACTION_VERBS = {
+    Action.APPROVE: _("approved"),
+    Action.RETURN: _("returned"),
+    Action.SCORE: _("scored"),
+    Action.REOPEN: _("reopened"),
+}
+
 # Which role may take an action at all, whatever the state (403 when not).
 ROLES_FOR_ACTION = {}
 for _t in TRANSITIONS:
@@ -63,8 +71,8 @@ def find_transition(action, from_state, role):
         if transition.action == action and transition.from_state == from_state and transition.role == role:
             return transition
     raise WorkflowError(
-        _("This check-in is “%(state)s”; it cannot be %(action)s now. It may have been handled by someone else: reload the page.")
-        % {"state": CheckInState(from_state).label, "action": Action(action).label}
+        _("This check-in is now “%(state)s”, so it cannot be %(verb)s. Someone may have handled it already: reload the page.")
+        % {"state": CheckInState(from_state).label, "verb": ACTION_VERBS[action]}
     )
 
 

@@ -1,0 +1,124 @@
+"""Reads for the check-in pages: scoping comes from the models' visible_to(), the joins
+each page needs are chosen here so that no list runs a query per row."""
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Prefetch
+from django.http import Http404
+from django.utils.translation import gettext as _
+
+from enterprises.models import Profile
+
+from . import workflow
+from .models import Assignment, CheckIn, CheckInState, Period, ReviewEvent
+
+# The state whose check-ins wait for each reviewing role.
+QUEUE_STATE = {
+    Profile.Role.COUNTY_OFFICE: CheckInState.PENDING_COUNTY_REVIEW,
+    Profile.Role.CITY_OFFICE: CheckInState.PENDING_CITY_REVIEW,
+}
+
+
+def periods_for(profile):
+    """The periods of the user's city, newest first."""
+    if profile is None or profile.city is None:
+        return Period.objects.none()
+    return Period.objects.filter(city=profile.city).order_by("-starts_on", "-pk")
+
+
+def chosen_period(profile, period_id=None):
+    """(the city's periods newest first, the one asked for in ?period= or else the current one).
+    A ?period= that is not one of the city's periods is a 404."""
+    periods = list(periods_for(profile))
+    if not period_id:
+        # periods_for() orders like Period.current_for_city(): the first is the current one.
+        return periods, (periods[0] if periods else None)
+    for period in periods:
+        if str(period.pk) == str(period_id).strip():
+            return periods, period
+    raise Http404(_("No such period."))
+
+
+def own_assignments(user, profile, period):
+    """The assignments a user works on: a county office its office's own tasks, everyone
+    else everything in scope (a liaison's enterprise, an observer's enterprise or county)."""
+    if period is None:
+        return Assignment.objects.none()
+    assignments = Assignment.objects.visible_to(user).filter(period=period)
+    if profile is not None and profile.is_county_office:
+        assignments = assignments.for_county_offices()
+    return assignments.select_related("indicator", "enterprise", "county", "period").order_by(
+        "indicator__order", "indicator__code", "county__order", "enterprise__name", "pk"
+    )
+
+
+def assignment_for_detail(user, pk):
+    """One assignment in the user's scope, with what its page shows (404 otherwise)."""
+    try:
+        return (
+            Assignment.objects.visible_to(user)
+            .select_related("indicator", "enterprise", "county", "period")
+            .get(pk=pk)
+        )
+    except Assignment.DoesNotExist:
+        raise Http404(_("No such task.")) from None
+
+
+def checkin_history(assignment):
+    """Every version of an assignment's check-in, newest first, with evidence and events."""
+    return list(
+        assignment.checkins.select_related("submitted_by")
+        .prefetch_related(
+            "evidence",
+            Prefetch("events", queryset=ReviewEvent.objects.select_related("actor").order_by("at", "pk")),
+        )
+        .order_by("-version")
+    )
+
+
+def return_event(checkin):
+    """The event that returned `checkin` (from its prefetched events), if it is returned."""
+    if checkin is None or checkin.state != CheckInState.RETURNED:
+        return None
+    events = [event for event in checkin.events.all() if event.to_state == CheckInState.RETURNED]
+    return events[-1] if events else None
+
+
+def checkin_for_detail(user, pk):
+    """One check-in in the user's scope, with its assignment (404 otherwise)."""
+    try:
+        return CheckIn.objects.visible_to(user).with_related().get(pk=pk)
+    except CheckIn.DoesNotExist:
+        raise Http404(_("No such check-in.")) from None
+
+
+def review_queue(user, profile):
+    """The check-ins waiting for this user's review, oldest first. Only reviewing roles
+    have a queue (403 for the others)."""
+    state = QUEUE_STATE.get(profile.role) if profile is not None else None
+    if state is None:
+        raise PermissionDenied(_("Your role has no review queue."))
+    return (
+        CheckIn.objects.visible_to(user)
+        .filter(state=state)
+        .with_related()
+        .annotate(evidence_count=Count("evidence"))
+        .order_by("submitted_at", "pk")
+    )
+
+
+def may_submit(profile, assignment):
+    """Whether to show the submit form: the assignee's role, a state that takes a new version,
+    and a period still open. The service decides again when the form is posted."""
+    return (
+        profile is not None
+        and profile.role == workflow.submitter_role(assignment)
+        and assignment.can_submit
+        and assignment.period.accepts_submissions()
+    )
+
+
+def actions_for(profile, checkin):
+    """The review actions the user could take on the check-in now (for showing forms)."""
+    if profile is None:
+        return []
+    return workflow.available_actions(checkin, profile.role)

@@ -1,0 +1,18 @@
+from django.urls import path
+
+from . import views
+
+app_name = "tasks"
+
+urlpatterns = [
+    path("", views.assignment_list, name="assignment_list"),
+    path("assignments/<int:pk>/", views.assignment_detail, name="assignment_detail"),
+    path("assignments/<int:pk>/submit/", views.submit, name="submit"),
+    path("review/", views.review_queue, name="review_queue"),
+    path("checkins/<int:pk>/", views.checkin_detail, name="checkin_detail"),
+    path("checkins/<int:pk>/approve/", views.approve, name="approve"),
+    path("checkins/<int:pk>/return/", views.return_checkin, name="return_checkin"),
+    path("checkins/<int:pk>/score/", views.score, name="score"),
+    path("checkins/<int:pk>/reopen/", views.reopen, name="reopen"),
+    path("evidence/<int:pk>/", views.evidence_download, name="evidence_download"),
+]

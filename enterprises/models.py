@@ -155,10 +155,14 @@ class Profile(models.Model):
         """The user's profile, or None for anonymous users and users without a role."""
         if not getattr(user, "is_authenticated", False):
             return None
-        try:
-            return user.profile
-        except cls.DoesNotExist:
-            return None
+        # Loaded once per user object with the whole scope chain, which every page needs.
+        if not hasattr(user, "_portal_profile"):
+            user._portal_profile = (
+                cls.objects.select_related("enterprise__county__parent", "region__parent")
+                .filter(user=user)
+                .first()
+            )
+        return user._portal_profile
 
     @property
     def is_liaison(self):

@@ -16,7 +16,7 @@ from django.db.models import Avg, Count, DecimalField, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
 from enterprises.models import Region
-from tasks.models import Assignment, AssignmentState
+from tasks.models import Assignment, AssignmentState, Period
 
 from .models import CountyRanking, EnterpriseRanking, RankingSnapshot
 
@@ -134,6 +134,8 @@ def _county_rows(snapshot, previous):
 def compute_snapshot(period, trigger=""):
     """Recompute the period's rankings as a new snapshot, written whole or not at all."""
     with transaction.atomic():
+        # One recompute per period at a time, so each compares against the true previous snapshot.
+        Period.objects.select_for_update().filter(pk=period.pk).first()
         previous = RankingSnapshot.objects.latest_for(period)
         snapshot = RankingSnapshot.objects.create(
             period=period,

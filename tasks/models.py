@@ -305,6 +305,14 @@ class Evidence(models.Model):
 
 
 class ReviewEventQuerySet(models.QuerySet):
+    """Append-only: bulk updates and deletes are refused like single-row ones."""
+
+    def update(self, **kwargs):
+        raise ValidationError(_("Review events cannot be changed."))
+
+    def delete(self):
+        raise ValidationError(_("Review events cannot be deleted."))
+
     def visible_to(self, user):
         profile = Profile.for_user(user)
         if profile is None:

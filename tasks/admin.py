@@ -1,3 +1,211 @@
-from django.contrib import admin
+"""Admin for the task library and the check-in workflow.
 
-# Register your models here.
+Periods and indicators are edited here; assignments, check-ins, evidence and review
+events are only shown: their state changes through tasks.services, never in a form.
+"""
+
+from django.contrib import admin, messages
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+from import_export.admin import ImportExportModelAdmin
+
+from enterprises.admin import ReadOnlyAdminMixin, ReadOnlyInline, ScopedAdminMixin
+from scoring.engine import compute_snapshot
+
+from . import services
+from .models import Assignment, CheckIn, Evidence, Indicator, Period, ReviewEvent
+from .resources import IndicatorResource
+
+
+@admin.register(Period)
+class PeriodAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "name",
+        "city",
+        "starts_on",
+        "ends_on",
+        "submission_deadline",
+        "is_closed",
+        "office_weight",
+        "enterprise_weight",
+    )
+    list_filter = ("is_closed", "city")
+    search_fields = ("name", "city__name")
+    list_select_related = ("city",)
+    autocomplete_fields = ("city",)
+    date_hierarchy = "starts_on"
+    actions = ("generate_assignments_action", "recompute_rankings_action")
+    scope_city = "city"
+
+    @admin.action(description=_("Generate check-in tasks"), permissions=("change",))
+    def generate_assignments_action(self, request, queryset):
+        for period in queryset.select_related("city"):
+            created = services.generate_assignments(period)
+            self.message_user(
+                request,
+                ngettext(
+                    "%(period)s: %(count)d check-in task created.",
+                    "%(period)s: %(count)d check-in tasks created.",
+                    created,
+                )
+                % {"period": period, "count": created},
+                messages.SUCCESS,
+            )
+
+    @admin.action(description=_("Recompute rankings"), permissions=("change",))
+    def recompute_rankings_action(self, request, queryset):
+        for period in queryset.select_related("city"):
+            snapshot = compute_snapshot(period, trigger="admin")
+            self.message_user(
+                request,
+                _("%(period)s: rankings recomputed (%(counties)d counties, %(enterprises)d enterprises).")
+                % {
+                    "period": period,
+                    "counties": snapshot.county_rankings.count(),
+                    "enterprises": snapshot.enterprise_rankings.count(),
+                },
+                messages.SUCCESS,
+            )
+
+
+@admin.register(Indicator)
+class IndicatorAdmin(ScopedAdminMixin, ImportExportModelAdmin):
+    resource_classes = [IndicatorResource]
+    list_display = ("code", "title", "category", "target", "max_points", "city", "order", "is_active")
+    list_display_links = ("code", "title")
+    list_filter = ("is_active", "target", "category", "city")
+    search_fields = ("code", "title", "requirement")
+    list_select_related = ("city",)
+    autocomplete_fields = ("city",)
+    scope_city = "city"
+
+
+class AssigneeColumnMixin:
+    """The assignment's assignee (an enterprise, or a county office) without a query per row."""
+
+    @admin.display(description=_("assignee"))
+    def assignee(self, obj):
+        assignment = getattr(obj, "assignment", obj)
+        return assignment.assignee_name
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, AssigneeColumnMixin, admin.ModelAdmin):
+    list_display = ("indicator", "assignee", "county", "period", "state", "points", "updated_at")
+    list_filter = ("state", "period", "indicator__category", "indicator__target", "county")
+    search_fields = ("enterprise__name", "enterprise__credit_code", "indicator__code", "indicator__title")
+    list_select_related = ("indicator", "enterprise", "county", "period")
+    raw_id_fields = ("period", "indicator", "enterprise", "county")
+    list_per_page = 50
+    scope_enterprise = "enterprise"
+    scope_county = "county"
+
+
+class EvidenceFileMixin:
+    """Evidence files are served only by the permission-checked download view, never by URL."""
+
+    @admin.display(description=_("file"))
+    def download(self, obj):
+        try:
+            url = reverse("tasks:evidence_download", args=[obj.pk])
+        except NoReverseMatch:
+            return obj.original_name
+        return format_html('<a href="{}">{}</a>', url, obj.original_name)
+
+
+class EvidenceInline(EvidenceFileMixin, ReadOnlyInline):
+    model = Evidence
+    fields = ("download", "size", "content_type", "sha256", "uploaded_at")
+    readonly_fields = fields
+
+
+class ReviewEventInline(ReadOnlyInline):
+    model = ReviewEvent
+    fields = ("at", "action", "actor", "actor_role", "from_state", "to_state", "points", "comment")
+    readonly_fields = fields
+    show_change_link = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+
+@admin.register(CheckIn)
+class CheckInAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, AssigneeColumnMixin, admin.ModelAdmin):
+    list_display = ("indicator", "assignee", "version", "state", "points", "submitted_by", "submitted_at")
+    list_filter = ("state", "assignment__period", "assignment__county")
+    search_fields = (
+        "assignment__enterprise__name",
+        "assignment__enterprise__credit_code",
+        "assignment__indicator__title",
+        "description",
+    )
+    list_select_related = (
+        "assignment__indicator",
+        "assignment__enterprise",
+        "assignment__county",
+        "submitted_by",
+    )
+    raw_id_fields = ("assignment", "submitted_by")
+    date_hierarchy = "submitted_at"
+    inlines = (EvidenceInline, ReviewEventInline)
+    list_per_page = 50
+    scope_enterprise = "assignment__enterprise"
+    scope_county = "assignment__county"
+
+    @admin.display(description=_("indicator"), ordering="assignment__indicator__code")
+    def indicator(self, obj):
+        return obj.assignment.indicator
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related(
+            "assignment__indicator", "assignment__enterprise", "assignment__county", "submitted_by"
+        )
+
+
+@admin.register(Evidence)
+class EvidenceAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, EvidenceFileMixin, admin.ModelAdmin):
+    list_display = ("original_name", "checkin_assignee", "size", "content_type", "uploaded_at")
+    search_fields = ("original_name", "sha256", "checkin__assignment__enterprise__name")
+    list_filter = ("content_type",)
+    list_select_related = ("checkin__assignment__enterprise", "checkin__assignment__county")
+    fields = ("checkin", "download", "original_name", "size", "content_type", "sha256", "uploaded_at")
+    readonly_fields = fields
+    date_hierarchy = "uploaded_at"
+    scope_enterprise = "checkin__assignment__enterprise"
+    scope_county = "checkin__assignment__county"
+
+    @admin.display(description=_("assignee"))
+    def checkin_assignee(self, obj):
+        return obj.checkin.assignment.assignee_name
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related(
+            "checkin__assignment__indicator", "checkin__assignment__enterprise", "checkin__assignment__county"
+        )
+
+
+@admin.register(ReviewEvent)
+class ReviewEventAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+    """The audit trail: append-only, so never editable or deletable, not even by superusers."""
+
+    list_display = ("at", "action", "checkin_assignee", "actor", "actor_role", "from_state", "to_state", "points")
+    list_filter = ("action", "actor_role", "to_state")
+    search_fields = ("comment", "actor__username", "checkin__assignment__enterprise__name")
+    list_select_related = ("actor", "checkin__assignment__enterprise", "checkin__assignment__county")
+    date_hierarchy = "at"
+    scope_enterprise = "checkin__assignment__enterprise"
+    scope_county = "checkin__assignment__county"
+
+    @admin.display(description=_("assignee"))
+    def checkin_assignee(self, obj):
+        return obj.checkin.assignment.assignee_name
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related(
+            "actor",
+            "checkin__assignment__indicator",
+            "checkin__assignment__enterprise",
+            "checkin__assignment__county",
+        )

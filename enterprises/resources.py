@@ -1,0 +1,173 @@
+"""Spreadsheet import and export of enterprises (django-import-export), with Chinese headers.
+
+Also home of the pieces every spreadsheet of the portal shares: formula escaping and the
+widgets for choices, yes/no and regions, so the task library and the rankings use them too.
+"""
+
+from django.utils.encoding import force_str
+from django.utils import translation
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from import_export import fields, resources, widgets
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+from .credit_code import is_valid as is_valid_credit_code
+from .models import Enterprise, Region
+
+# A cell starting with one of these is run as a formula by Excel/LibreOffice (CSV and
+# formula injection, OWASP); tab and carriage return can hide such a prefix.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value):
+    """Text for a spreadsheet cell: formula-like text is quoted with a leading apostrophe
+    and characters that XLSX cannot store are dropped. Numbers and dates pass unchanged."""
+    if not isinstance(value, str):
+        return value
+    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    if value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+class SpreadsheetSafeMixin:
+    """Escapes every exported cell with spreadsheet_safe(); mix in before ModelResource."""
+
+    def export_field(self, field, instance, **kwargs):
+        return spreadsheet_safe(super().export_field(field, instance, **kwargs))
+
+
+class ChoicesWidget(widgets.Widget):
+    """A choice field shown by its label; import accepts the label (in the active language
+    or as the English msgid) or the stored value."""
+
+    def __init__(self, choices, **kwargs):
+        super().__init__(**kwargs)
+        self.choices = choices
+
+    def clean(self, value, row=None, **kwargs):
+        text = force_str(value if value is not None else "").strip()
+        if not text:
+            return None
+        for stored, label in self.choices:
+            with translation.override("en"):
+                msgid = force_str(label)
+            if text in (stored, force_str(label), msgid):
+                return stored
+        raise ValueError(gettext("“%(value)s” is not one of the allowed values.") % {"value": text})
+
+    def render(self, value, obj=None, **kwargs):
+        return force_str(dict(self.choices).get(value, value or ""))
+
+
+class YesNoWidget(widgets.BooleanWidget):
+    """是/否 in the spreadsheet (translated "Yes"/"No"); import also accepts 1/0 and true/false."""
+
+    def clean(self, value, row=None, **kwargs):
+        text = force_str(value if value is not None else "").strip().lower()
+        if text in {"", "none"}:
+            return None
+        if text in {"1", "true", "yes", "y", force_str(gettext("Yes")).lower()}:
+            return True
+        if text in {"0", "false", "no", "n", force_str(gettext("No")).lower()}:
+            return False
+        raise ValueError(gettext("Enter yes or no."))
+
+    def render(self, value, obj=None, **kwargs):
+        if value is None:
+            return ""
+        return gettext("Yes") if value else gettext("No")
+
+
+class RegionWidget(widgets.ForeignKeyWidget):
+    """A region of one level, written by name; import accepts its name or its division code."""
+
+    def __init__(self, level, **kwargs):
+        super().__init__(Region, field="name", **kwargs)
+        self.level = level
+
+    def get_queryset(self, value, row, *args, **kwargs):
+        return Region.objects.filter(level=self.level)
+
+    def clean(self, value, row=None, **kwargs):
+        text = force_str(value if value is not None else "").strip()
+        if not text:
+            return None
+        regions = self.get_queryset(value, row, **kwargs)
+        matches = list(regions.filter(code=text)[:2]) if text.isdigit() else list(regions.filter(name=text)[:2])
+        if len(matches) != 1:
+            raise ValueError(
+                gettext("“%(value)s” does not name exactly one region of this level.") % {"value": text}
+            )
+        return matches[0]
+
+
+class CreditCodeWidget(widgets.CharWidget):
+    """The unified social credit code, trimmed and upper-cased; EnterpriseResource checks it."""
+
+    def clean(self, value, row=None, **kwargs):
+        return force_str(value if value is not None else "").strip().upper()
+
+
+class EnterpriseResource(SpreadsheetSafeMixin, resources.ModelResource):
+    """Enterprises keyed by their unified social credit code: importing a sheet again updates them."""
+
+    credit_code = fields.Field(
+        attribute="credit_code", column_name=_("Unified social credit code"), widget=CreditCodeWidget()
+    )
+    name = fields.Field(attribute="name", column_name=_("Enterprise name"), widget=widgets.CharWidget())
+    county = fields.Field(
+        attribute="county", column_name=_("County-level unit"), widget=RegionWidget(Region.Level.COUNTY)
+    )
+    size_class = fields.Field(
+        attribute="size_class", column_name=_("Size class"), widget=ChoicesWidget(Enterprise.SizeClass.choices)
+    )
+    ownership = fields.Field(
+        attribute="ownership", column_name=_("Ownership"), widget=ChoicesWidget(Enterprise.Ownership.choices)
+    )
+    pilot_level = fields.Field(
+        attribute="pilot_level",
+        column_name=_("Pilot level"),
+        widget=ChoicesWidget(Enterprise.PilotLevel.choices),
+        default=Enterprise.PilotLevel.NONE,
+    )
+    employees = fields.Field(
+        attribute="employees", column_name=_("Employees"), widget=widgets.IntegerWidget(coerce_to_string=False), default=0
+    )
+    liaison_name = fields.Field(attribute="liaison_name", column_name=_("Liaison name"), widget=widgets.CharWidget())
+    liaison_phone = fields.Field(
+        attribute="liaison_phone", column_name=_("Liaison phone"), widget=widgets.CharWidget()
+    )
+    is_active = fields.Field(attribute="is_active", column_name=_("In the reform"), widget=YesNoWidget(), default=True)
+
+    class Meta:
+        model = Enterprise
+        fields = (
+            "credit_code",
+            "name",
+            "county",
+            "size_class",
+            "ownership",
+            "pilot_level",
+            "employees",
+            "liaison_name",
+            "liaison_phone",
+            "is_active",
+        )
+        export_order = fields
+        import_id_fields = ("credit_code",)
+        skip_unchanged = True
+        report_skipped = True
+        clean_model_instances = True
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("county")
+
+    def validate_instance(self, instance, import_validation_errors=None, validate_unique=True):
+        """Reject a row whose credit code fails the GB 32100-2015 check digit, as a field error."""
+        errors = dict(import_validation_errors or {})
+        if not is_valid_credit_code(instance.credit_code):
+            errors.setdefault("credit_code", []).append(
+                gettext("“%(value)s” is not a valid unified social credit code.") % {"value": instance.credit_code}
+            )
+        super().validate_instance(instance, errors, validate_unique)

@@ -1,0 +1,154 @@
+"""The ranking spreadsheets: one resource per table of the rankings page, with Chinese headers.
+
+Rows come from scoring.selectors (already scoped and select_related), so every
+`dehydrate_*` reads joined attributes and the export runs a constant number of queries.
+"""
+
+from io import BytesIO
+
+from django.utils.translation import pgettext
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+from import_export import fields, resources
+from openpyxl import load_workbook
+
+from enterprises.resources import SpreadsheetSafeMixin
+
+from .models import CountyRanking, EnterpriseRanking
+
+XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PERCENT_FORMAT = "0.00%"
+POINTS_FORMAT = "0.00"
+
+
+def movement_label(previous_rank, rank):
+    """↑2 / ↓1 / – / New (a county without a previous snapshot), as on the rankings page."""
+    if previous_rank is None:
+        return pgettext("ranking movement", "New")
+    change = previous_rank - rank
+    if change > 0:
+        return f"↑{change}"
+    if change < 0:
+        return f"↓{-change}"
+    return "–"
+
+
+class RankingResource(SpreadsheetSafeMixin, resources.ModelResource):
+    """Read-only export; `number_formats` maps a field name to the Excel format of its column."""
+
+    number_formats = {}
+
+    def to_xlsx(self, queryset, title):
+        """The rows as an .xlsx file (bytes), with rates shown as percentages.
+
+        tablib writes the workbook (without the global IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT
+        pass, which would turn every number into text); openpyxl then sets column formats.
+        """
+        dataset = self.export(queryset=queryset)
+        dataset.title = title
+        workbook = load_workbook(BytesIO(dataset.export("xlsx")))
+        sheet = workbook.active
+        names = [self.get_field_name(field) for field in self.get_export_fields()]
+        for index, name in enumerate(names, start=1):
+            number_format = self.number_formats.get(name)
+            if number_format is None:
+                continue
+            for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
+                cell.number_format = number_format
+        out = BytesIO()
+        workbook.save(out)
+        return out.getvalue()
+
+
+class CountyRankingResource(RankingResource):
+    rank = fields.Field(column_name=pgettext_lazy("ranking column", "Rank"))
+    county = fields.Field(column_name=_("County-level unit"))
+    score = fields.Field(column_name=pgettext_lazy("ranking column", "Score"))
+    office_rate = fields.Field(column_name=_("County office score rate"))
+    enterprise_mean_rate = fields.Field(column_name=_("Mean enterprise score rate"))
+    enterprises_counted = fields.Field(column_name=_("Enterprises counted"))
+    movement = fields.Field(column_name=pgettext_lazy("ranking column", "Change"))
+
+    number_formats = {"score": POINTS_FORMAT, "office_rate": PERCENT_FORMAT, "enterprise_mean_rate": PERCENT_FORMAT}
+
+    class Meta:
+        model = CountyRanking
+        fields = ("rank", "county", "score", "office_rate", "enterprise_mean_rate", "enterprises_counted", "movement")
+        export_order = fields
+
+    def dehydrate_rank(self, row):
+        return row.rank
+
+    def dehydrate_county(self, row):
+        return row.county.name
+
+    def dehydrate_score(self, row):
+        return row.score
+
+    def dehydrate_office_rate(self, row):
+        return row.office_rate
+
+    def dehydrate_enterprise_mean_rate(self, row):
+        return row.enterprise_mean_rate
+
+    def dehydrate_enterprises_counted(self, row):
+        return row.enterprises_counted
+
+    def dehydrate_movement(self, row):
+        return movement_label(row.previous_rank, row.rank)
+
+
+class EnterpriseRankingResource(RankingResource):
+    rank_in_city = fields.Field(column_name=_("Rank in city"))
+    rank_in_county = fields.Field(column_name=_("Rank in county"))
+    enterprise = fields.Field(column_name=_("Enterprise name"))
+    credit_code = fields.Field(column_name=_("Unified social credit code"))
+    county = fields.Field(column_name=_("County-level unit"))
+    points = fields.Field(column_name=_("Points"))
+    max_points = fields.Field(column_name=_("Max points"))
+    score_rate = fields.Field(column_name=_("Score rate"))
+    completion = fields.Field(column_name=_("Scored / assigned"))
+
+    number_formats = {"points": POINTS_FORMAT, "max_points": POINTS_FORMAT, "score_rate": PERCENT_FORMAT}
+
+    class Meta:
+        model = EnterpriseRanking
+        fields = (
+            "rank_in_city",
+            "rank_in_county",
+            "enterprise",
+            "credit_code",
+            "county",
+            "points",
+            "max_points",
+            "score_rate",
+            "completion",
+        )
+        export_order = fields
+
+    def dehydrate_rank_in_city(self, row):
+        return row.rank_in_city
+
+    def dehydrate_rank_in_county(self, row):
+        return row.rank_in_county
+
+    def dehydrate_enterprise(self, row):
+        return row.enterprise.name
+
+    def dehydrate_credit_code(self, row):
+        return row.enterprise.credit_code
+
+    def dehydrate_county(self, row):
+        return row.county.name
+
+    def dehydrate_points(self, row):
+        return row.points
+
+    def dehydrate_max_points(self, row):
+        return row.max_points
+
+    def dehydrate_score_rate(self, row):
+        return row.score_rate
+
+    def dehydrate_completion(self, row):
+        return f"{row.scored_count}/{row.assigned_count}"

@@ -1,0 +1,116 @@
+"""Reads of the ranking snapshots, scoped to the user: the rankings page and the Excel
+exports call the same functions, so the page and the file can never disagree about who
+sees which row."""
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import DecimalField, ExpressionWrapper, F
+from django.http import Http404
+from django.utils.translation import gettext as _
+
+from enterprises.models import Profile, Region
+from tasks.models import Period
+
+from .models import CountyRanking, EnterpriseRanking, RankingSnapshot
+
+
+def _percent(field):
+    """A rate (a fraction) as a percentage, computed in the query for display."""
+    return ExpressionWrapper(F(field) * 100, output_field=DecimalField(max_digits=9, decimal_places=4))
+
+
+def profile_for(user):
+    """The user's profile with its scope joined in (cached on the user), or PermissionDenied."""
+    profile = Profile.for_user(user)
+    if profile is None:
+        raise PermissionDenied(_("Your account has no role in the portal."))
+    return profile
+
+
+def periods_for(profile):
+    """The periods of the user's city, newest first."""
+    return Period.objects.filter(city=profile.city).order_by("-starts_on", "-pk")
+
+
+def period_for(profile, period_id=None):
+    """The requested period of the user's city (404 when it is not the user's), else the current one."""
+    if period_id in (None, ""):
+        return Period.current_for_city(profile.city)
+    try:
+        return periods_for(profile).get(pk=int(period_id))
+    except (ValueError, TypeError, Period.DoesNotExist):
+        raise Http404(_("No such period.")) from None
+
+
+def latest_snapshot(period):
+    """The newest ranking snapshot of the period, or None (also when there is no period)."""
+    if period is None:
+        return None
+    return RankingSnapshot.objects.latest_for(period)
+
+
+def counties_for(profile):
+    """The county-level units the user may filter rankings by: the scope's counties."""
+    counties = Region.objects.filter(level=Region.Level.COUNTY)
+    if profile.enterprise_id:
+        return counties.filter(pk=profile.enterprise.county_id)
+    if profile.region_id is None:
+        return counties.none()
+    if profile.region.level == Region.Level.COUNTY:
+        return counties.filter(pk=profile.region_id)
+    if profile.region.level == Region.Level.CITY:
+        return counties.filter(parent_id=profile.region_id)
+    return counties.filter(parent__parent_id=profile.region_id)
+
+
+def county_for(profile, county_id=None):
+    """The requested county if it is in the user's scope (404 otherwise), or None for no filter."""
+    if county_id in (None, ""):
+        return None
+    try:
+        return counties_for(profile).get(pk=int(county_id))
+    except (ValueError, TypeError, Region.DoesNotExist):
+        raise Http404(_("No such county-level unit.")) from None
+
+
+def can_see_county_rankings(profile):
+    """County rankings are the city's supervision figures: the city office, every county
+    office of the city and region observers see them; enterprise-level users do not."""
+    if profile.is_city_office or profile.is_county_office:
+        return True
+    return profile.is_observer and profile.region_id is not None
+
+
+def can_export_rankings(profile):
+    """Only the reform offices download spreadsheets; liaisons and observers are read-only."""
+    return profile.is_city_office or profile.is_county_office
+
+
+def county_rankings_for(profile, snapshot):
+    """The snapshot's county rows the user may see, best first (none for enterprise-level users)."""
+    if snapshot is None or not can_see_county_rankings(profile):
+        return CountyRanking.objects.none()
+    return (
+        CountyRanking.objects.filter(snapshot=snapshot)
+        .select_related("county")
+        .annotate(office_percent=_percent("office_rate"), enterprise_mean_percent=_percent("enterprise_mean_rate"))
+        .order_by("rank", "county__order", "county__code")
+    )
+
+
+def enterprise_rankings_for(profile, snapshot, county=None):
+    """The snapshot's enterprise rows in the user's scope, optionally of one county, best first.
+
+    A liaison gets its own row, a county office its county, the city office the whole city.
+    """
+    if snapshot is None:
+        return EnterpriseRanking.objects.none()
+    rows = (
+        EnterpriseRanking.objects.filter(snapshot=snapshot)
+        .filter(profile.scope_q(enterprise="enterprise", county="county"))
+        .select_related("enterprise", "county")
+        .annotate(score_percent=_percent("score_rate"))
+        .order_by("rank_in_city", "county__order", "enterprise__name", "pk")
+    )
+    if county is not None:
+        rows = rows.filter(county=county)
+    return rows

@@ -12,7 +12,7 @@ Nothing is changed when any of them is raised.
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -246,26 +246,43 @@ __all__ = [
 
 def generate_assignments(period):
     """Create the period's missing assignments: each active indicator for every enterprise it
-    applies to (or every county office of the city). Idempotent; returns how many were created."""
+    applies to (or every county office of the city). Idempotent; returns how many were created.
+
+    One INSERT … SELECT … WHERE NOT EXISTS per indicator, so a province's 100,000
+    enterprises never pass through Python and a re-run inserts nothing.
+    """
+    from django.db import connection
+
     from enterprises.models import Enterprise, Region
 
     from .models import Indicator
 
-    indicators = list(Indicator.objects.filter(city=period.city, is_active=True))
-    enterprises = list(
-        Enterprise.objects.filter(county__parent=period.city, is_active=True).only("pk", "county_id", "size_class")
-    )
-    counties = list(Region.objects.filter(parent=period.city, level=Region.Level.COUNTY).only("pk"))
-    rows = []
-    for indicator in indicators:
-        if indicator.target == indicator.Target.COUNTY_OFFICE:
-            rows.extend(Assignment(period=period, indicator=indicator, county=c) for c in counties)
-        else:
-            rows.extend(
-                Assignment(period=period, indicator=indicator, enterprise=e, county_id=e.county_id)
-                for e in enterprises
-                if indicator.applies_to(e)
-            )
+    q = connection.ops.quote_name
+    table = q(Assignment._meta.db_table)
+    now = timezone.now()
     before = Assignment.objects.filter(period=period).count()
-    Assignment.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
+    for indicator in Indicator.objects.filter(city=period.city, is_active=True):
+        if indicator.target == Indicator.Target.COUNTY_OFFICE:
+            assignees = Region.objects.filter(parent=period.city, level=Region.Level.COUNTY).values(
+                "pk", assignee_county=models.F("pk")
+            )
+            taken = Assignment.objects.filter(
+                period=period, indicator=indicator, enterprise__isnull=True, county=models.OuterRef("pk")
+            )
+            enterprise_column = "NULL"
+        else:
+            assignees = Enterprise.objects.filter(county__parent=period.city, is_active=True)
+            if indicator.applies_to_sizes:
+                assignees = assignees.filter(size_class__in=indicator.applies_to_sizes)
+            assignees = assignees.values("pk", assignee_county=models.F("county_id"))
+            taken = Assignment.objects.filter(period=period, indicator=indicator, enterprise=models.OuterRef("pk"))
+            enterprise_column = "a.pk"
+        select = assignees.filter(~models.Exists(taken)).order_by()
+        sql, params = select.query.get_compiler(connection=connection).as_sql()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (period_id, indicator_id, enterprise_id, county_id, state, points, updated_at)"
+                f" SELECT %s, %s, {enterprise_column}, a.assignee_county, %s, NULL, %s FROM ({sql}) a",
+                [period.pk, indicator.pk, AssignmentState.NOT_SUBMITTED, now, *params],
+            )
     return Assignment.objects.filter(period=period).count() - before

@@ -1,0 +1,19 @@
+"""gunicorn settings for the web process (see docker-compose.yml); each can be set by env."""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 8)))
+threads = int(os.environ.get("GUNICORN_THREADS", 2))
+# Evidence uploads of up to EVIDENCE_MAX_FILES × EVIDENCE_MAX_FILE_SIZE can take a while.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", 120))
+graceful_timeout = 30
+keepalive = 5
+# Recycle workers now and then so a slow leak cannot grow without bound.
+max_requests = 2000
+max_requests_jitter = 200
+accesslog = "-"
+errorlog = "-"
+# Only the reverse proxy in front (nginx in docker-compose.yml) reaches gunicorn.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")

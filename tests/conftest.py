@@ -1,0 +1,134 @@
+"""Shared fixtures: a small world of one city, two counties, two enterprises in each, and a
+user of every role; evidence files written under a temporary MEDIA_ROOT.
+
+Celery in tests
+---------------
+Ordinary tests run Celery tasks eagerly (in-process, `task_always_eager`), so
+`recompute_rankings.delay(...)` computes a snapshot immediately.
+
+But the workflow services enqueue the recompute with `transaction.on_commit`, and inside a
+test's transaction (the `db` fixture) nothing ever commits, so those callbacks never fire.
+A test that needs the recompute wraps the service call in
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.score(city_user, checkin, "8")
+
+which runs the captured callbacks (and so, eagerly, the recompute) when the block exits.
+Tests with a real worker on Redis are in tests/test_celery_worker.py (marker `worker`).
+"""
+
+import os
+from types import SimpleNamespace
+
+import pytest
+
+from chanjgai_portal.celery import app as celery_app
+
+from . import factories as f
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    """Every test writes its uploaded evidence into its own temporary folder."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+def set_celery_eager(eager):
+    """Switch the project's Celery app between eager and real dispatch; returns the old value.
+
+    The app reads Django settings with namespace "CELERY", so its config view looks up the
+    prefixed key CELERY_TASK_ALWAYS_EAGER first: assigning `conf.task_always_eager` alone
+    would be shadowed by the settings value (False whenever REDIS_URL is set).
+    """
+    conf = celery_app.conf
+    old = conf.task_always_eager
+    conf.CELERY_TASK_ALWAYS_EAGER = conf.task_always_eager = eager
+    conf.CELERY_TASK_EAGER_PROPAGATES = conf.task_eager_propagates = True
+    return old
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery(request):
+    """Run Celery tasks in-process, except in tests marked `worker` (they use a real worker)."""
+    eager = not request.node.get_closest_marker("worker")
+    old = set_celery_eager(eager)
+    try:
+        yield
+    finally:
+        set_celery_eager(old)
+
+
+@pytest.fixture
+def pdf_upload():
+    """A factory of small valid PDF uploads: pdf_upload() or pdf_upload("总结.pdf")."""
+    return f.pdf_upload
+
+
+@pytest.fixture
+def world(db):
+    """The smallest city that shows scoping and rankings.
+
+    world.province, world.city, world.counties = [c1, c2], world.enterprises = [e11, e12, e21, e22]
+    (e11, e12 in c1), world.period (open, deadline in the future),
+    world.ind (enterprise indicator, 10 points), world.office_ind (county-office indicator, 10 points),
+    users: world.liaisons[i] for enterprises[i], world.county_users = [c1 office, c2 office],
+    world.city_user, world.observer (of c1), world.admin (superuser without a profile).
+    Assignments: generated for every enterprise and county office (tasks.services.generate_assignments).
+    """
+    from tasks.services import generate_assignments
+
+    province = f.RegionFactory.province(name="江苏省", code="320000")
+    city = f.RegionFactory.city(parent=province, name="徐州市", code="320300")
+    counties = [
+        f.RegionFactory.county(parent=city, name="鼓楼区", code="320302", order=1),
+        f.RegionFactory.county(parent=city, name="云龙区", code="320303", order=2),
+    ]
+    enterprises = [
+        f.EnterpriseFactory(county=counties[0], name="徐州云集港口有限公司", size_class="large"),
+        f.EnterpriseFactory(county=counties[0], name="徐州恒达机械制造有限公司", size_class="medium"),
+        f.EnterpriseFactory(county=counties[1], name="徐州华瑞新材料科技有限公司", size_class="small"),
+        f.EnterpriseFactory(county=counties[1], name="徐州汉风食品有限公司", size_class="micro"),
+    ]
+    period = f.PeriodFactory(city=city, name="2026年度")
+    ind = f.IndicatorFactory(city=city, code="B01", title="开展劳动技能竞赛等技术提升措施", max_points=10)
+    office_ind = f.IndicatorFactory.for_county_office(
+        city=city, code="X01", title="组织产改观察员开展督查调研", max_points=10
+    )
+    generate_assignments(period)
+    admin = f.UserFactory(username="admin", is_staff=True, is_superuser=True)
+    return SimpleNamespace(
+        province=province,
+        city=city,
+        counties=counties,
+        enterprises=enterprises,
+        period=period,
+        ind=ind,
+        office_ind=office_ind,
+        liaisons=[f.liaison(e, username=f"ent{i + 1:04d}") for i, e in enumerate(enterprises)],
+        county_users=[f.county_office(c, username=f"county{i + 1:02d}") for i, c in enumerate(counties)],
+        city_user=f.city_office(city, username="city"),
+        observer=f.observer(counties[0], username="observer"),
+        admin=admin,
+    )
+
+
+@pytest.fixture
+def assignment_of(world):
+    """assignment_of(enterprise_or_county, indicator=None): the world's assignment for it."""
+    from enterprises.models import Enterprise
+    from tasks.models import Assignment
+
+    def get(assignee, indicator=None):
+        if isinstance(assignee, Enterprise):
+            return Assignment.objects.get(period=world.period, indicator=indicator or world.ind, enterprise=assignee)
+        return Assignment.objects.get(
+            period=world.period, indicator=indicator or world.office_ind, county=assignee, enterprise__isnull=True
+        )
+
+    return get
+
+
+@pytest.fixture
+def running_in_ci():
+    return bool(os.environ.get("CI"))

@@ -22,6 +22,8 @@ from .models import CountyRanking, EnterpriseRanking, RankingSnapshot
 
 POINTS = DecimalField(max_digits=9, decimal_places=2)
 ZERO = Decimal("0")
+# Rates keep four decimals, rounded half up like SQL's ROUND() on the enterprise rates.
+RATE_STEP = Decimal("0.0001")
 
 
 def enterprise_figures(period):
@@ -105,12 +107,12 @@ def _county_rows(snapshot, previous):
     for county in counties:
         o = office.get(county.pk, {"points": ZERO, "max_points": ZERO})
         office_rate = (
-            (Decimal(o["points"]) / Decimal(o["max_points"])).quantize(Decimal("0.0001"))
+            (Decimal(o["points"]) / Decimal(o["max_points"])).quantize(RATE_STEP, rounding=ROUND_HALF_UP)
             if o["max_points"]
             else None
         )
         e = enterprise_means.get(county.pk)
-        mean_rate = Decimal(e["mean"]).quantize(Decimal("0.0001")) if e else None
+        mean_rate = Decimal(e["mean"]).quantize(RATE_STEP, rounding=ROUND_HALF_UP) if e else None
         rows.append(
             CountyRanking(
                 snapshot=snapshot,

@@ -39,13 +39,27 @@ class Region(models.Model):
         return self.name
 
 
-class EnterpriseQuerySet(models.QuerySet):
+class ScopedQuerySet(models.QuerySet):
+    """A queryset that knows who may see its rows: the one place scoping is decided.
+
+    Subclasses name the lookup paths from their model to its enterprise ("" when the
+    model is the enterprise) and to its county-level unit.
+    """
+
+    scope_enterprise = ""
+    scope_county = "county"
+
     def visible_to(self, user):
-        """Enterprises the user may see; everything else does not exist for them."""
+        """Rows in the user's scope; everything else does not exist for them (404)."""
         profile = Profile.for_user(user)
         if profile is None:
             return self.none()
-        return self.filter(profile.scope_q(enterprise="", county="county"))
+        return self.filter(profile.scope_q(enterprise=self.scope_enterprise, county=self.scope_county))
+
+
+class EnterpriseQuerySet(ScopedQuerySet):
+    scope_enterprise = ""
+    scope_county = "county"
 
 
 class Enterprise(models.Model):

@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from enterprises.models import Enterprise, Profile, Region
+from enterprises.models import Enterprise, Profile, Region, ScopedQuerySet
 
 
 class CheckInState(models.TextChoices):
@@ -137,13 +137,9 @@ class Indicator(models.Model):
         )
 
 
-class AssignmentQuerySet(models.QuerySet):
-    def visible_to(self, user):
-        """Assignments in the user's scope: the one place that decides who sees what."""
-        profile = Profile.for_user(user)
-        if profile is None:
-            return self.none()
-        return self.filter(profile.scope_q(enterprise="enterprise", county="county"))
+class AssignmentQuerySet(ScopedQuerySet):
+    scope_enterprise = "enterprise"
+    scope_county = "county"
 
     def for_enterprises(self):
         return self.filter(enterprise__isnull=False)
@@ -220,12 +216,9 @@ class Assignment(models.Model):
         return self.state in (AssignmentState.NOT_SUBMITTED, AssignmentState.RETURNED)
 
 
-class CheckInQuerySet(models.QuerySet):
-    def visible_to(self, user):
-        profile = Profile.for_user(user)
-        if profile is None:
-            return self.none()
-        return self.filter(profile.scope_q(enterprise="assignment__enterprise", county="assignment__county"))
+class CheckInQuerySet(ScopedQuerySet):
+    scope_enterprise = "assignment__enterprise"
+    scope_county = "assignment__county"
 
     def with_related(self):
         return self.select_related(
@@ -272,14 +265,9 @@ def evidence_upload_to(instance, filename):
     return f"evidence/{now:%Y/%m}/{uuid.uuid4().hex}{suffix}"
 
 
-class EvidenceQuerySet(models.QuerySet):
-    def visible_to(self, user):
-        profile = Profile.for_user(user)
-        if profile is None:
-            return self.none()
-        return self.filter(
-            profile.scope_q(enterprise="checkin__assignment__enterprise", county="checkin__assignment__county")
-        )
+class EvidenceQuerySet(ScopedQuerySet):
+    scope_enterprise = "checkin__assignment__enterprise"
+    scope_county = "checkin__assignment__county"
 
 
 class Evidence(models.Model):
@@ -304,22 +292,17 @@ class Evidence(models.Model):
         return self.original_name
 
 
-class ReviewEventQuerySet(models.QuerySet):
+class ReviewEventQuerySet(ScopedQuerySet):
     """Append-only: bulk updates and deletes are refused like single-row ones."""
+
+    scope_enterprise = "checkin__assignment__enterprise"
+    scope_county = "checkin__assignment__county"
 
     def update(self, **kwargs):
         raise ValidationError(_("Review events cannot be changed."))
 
     def delete(self):
         raise ValidationError(_("Review events cannot be deleted."))
-
-    def visible_to(self, user):
-        profile = Profile.for_user(user)
-        if profile is None:
-            return self.none()
-        return self.filter(
-            profile.scope_q(enterprise="checkin__assignment__enterprise", county="checkin__assignment__county")
-        )
 
 
 class ReviewEvent(models.Model):

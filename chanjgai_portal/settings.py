@@ -180,6 +180,18 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Enqueueing must never hang a web request when Redis is unreachable.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2}
 
+# Ranking jobs: a burst of scores runs at most one job per RANKING_MIN_INTERVAL seconds
+# per period; the beat sweep applies changes older than RANKING_SWEEP_GRACE seconds that
+# no job picked up (e.g. scored while Redis was down).
+RANKING_MIN_INTERVAL = float(os.environ.get("RANKING_MIN_INTERVAL", "0.5"))
+RANKING_SWEEP_GRACE = float(os.environ.get("RANKING_SWEEP_GRACE", "5"))
+CELERY_BEAT_SCHEDULE = {
+    "sweep-pending-ranking-changes": {
+        "task": "scoring.sweep_pending_recomputes",
+        "schedule": float(os.environ.get("RANKING_SWEEP_EVERY", "10")),
+    },
+}
+
 # --- Caches -----------------------------------------------------------------------
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

@@ -1,12 +1,18 @@
 """The scoring rules of DOMAIN.md, computed in the database.
 
 - Enterprise points = Σ awarded points of its scored check-ins in the period;
-  score rate = points / Σ max points of its assignments.
+  score rate = points / Σ max points of its assignments (or, when the period's rule says
+  unfinished tasks do not count, of its scored assignments only).
 - Enterprises rank by points within their county and within the city; equal points
-  share a rank (1, 2, 2, 4), which is SQL's RANK().
+  share a rank: 1, 2, 2, 4 (SQL's RANK()) by default, or 1, 2, 2, 3 (DENSE_RANK()).
 - County score = office weight × the county office's score rate
                + enterprise weight × the mean score rate of the county's enterprises.
   A missing part (no office tasks, no enterprises with tasks) counts as 0 and is shown so.
+
+Snapshots: one per period and day. `refresh_rankings` applies pending changes to today's
+snapshot in place (only the changed enterprises' figures are recomputed, then the ranks),
+or starts a new snapshot with a full recompute when the day, or the rule, changed. Either
+way it is one transaction: readers see the previous state until it commits.
 """
 
 from decimal import ROUND_HALF_UP, Decimal
@@ -14,62 +20,106 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db import connection, transaction
 from django.db.models import Avg, Count, DecimalField, Q, Sum, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from enterprises.models import Region
 from tasks.models import Assignment, AssignmentState, Period
 
-from .models import CountyRanking, EnterpriseRanking, RankingSnapshot
+from .models import CountyRanking, EnterpriseRanking, RankingSnapshot, RecomputeRequest, ScoringRule, TieMethod
 
 POINTS = DecimalField(max_digits=9, decimal_places=2)
 ZERO = Decimal("0")
 # Rates keep four decimals, rounded half up like SQL's ROUND() on the enterprise rates.
 RATE_STEP = Decimal("0.0001")
+SCORED = Q(state=AssignmentState.SCORED)
 
 
-def enterprise_figures(period):
+def _max_points_sum(count_unfinished):
+    """Σ max points of the assignments that form a score rate's denominator."""
+    if count_unfinished:
+        return Sum("indicator__max_points")
+    return Sum("indicator__max_points", filter=SCORED)
+
+
+def enterprise_figures(period, rule, enterprise_ids=None):
     """One row per active enterprise with assignments in the period: points, max points, counts."""
+    assignments = Assignment.objects.filter(period=period, enterprise__isnull=False, enterprise__is_active=True)
+    if enterprise_ids is not None:
+        assignments = assignments.filter(enterprise_id__in=enterprise_ids)
     return (
-        Assignment.objects.filter(period=period, enterprise__isnull=False, enterprise__is_active=True)
-        .values("enterprise_id", "county_id")
+        assignments.values("enterprise_id", "county_id")
         .annotate(
-            total_points=Coalesce(Sum("points"), Value(ZERO), output_field=POINTS),
-            total_max=Coalesce(Sum("indicator__max_points"), Value(ZERO), output_field=POINTS),
+            total_points=Coalesce(Sum("points", filter=SCORED), Value(ZERO), output_field=POINTS),
+            total_max=Coalesce(_max_points_sum(rule.count_unfinished), Value(ZERO), output_field=POINTS),
             assigned=Count("pk"),
-            scored=Count("pk", filter=Q(state=AssignmentState.SCORED)),
+            scored=Count("pk", filter=SCORED),
         )
         .order_by()
     )
 
 
-def _insert_enterprise_rankings(snapshot):
-    """INSERT … SELECT the ranked enterprise figures: no row passes through Python.
+def _rank_function(tie_method):
+    return "DENSE_RANK()" if tie_method == TieMethod.DENSE else "RANK()"
 
-    The ranks are window functions over the aggregated rows (RANK() gives 1, 2, 2, 4);
-    `* 1.0` keeps the rate's division decimal on SQLite as well as on Postgres.
+
+def _insert_enterprise_figures(snapshot, previous, rule, enterprise_ids=None, ranked=False):
+    """INSERT … SELECT the figures: no row passes through Python.
+
+    With `ranked`, the ranks are computed in the same statement (a full recompute);
+    otherwise they are left at 0 for _rerank_enterprises (the incremental path, where
+    the rows of other enterprises are already in the snapshot). `* 1.0` keeps the rate's
+    division decimal on SQLite as well as on Postgres.
     """
-    sql, params = enterprise_figures(snapshot.period).query.get_compiler(connection=connection).as_sql()
+    sql, params = (
+        enterprise_figures(snapshot.period, rule, enterprise_ids).query.get_compiler(connection=connection).as_sql()
+    )
     q = connection.ops.quote_name
     table = q(EnterpriseRanking._meta.db_table)
     points, max_points, county = f"f.{q('total_points')}", f"f.{q('total_max')}", f"f.{q('county_id')}"
+    if ranked:
+        rank = _rank_function(snapshot.tie_method)
+        ranks = f"{rank} OVER (PARTITION BY {county} ORDER BY {points} DESC), {rank} OVER (ORDER BY {points} DESC)"
+    else:
+        ranks = "0, 0"
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (snapshot_id, enterprise_id, county_id, points, max_points, score_rate,"
-            f" assigned_count, scored_count, rank_in_county, rank_in_city)"
+            f" assigned_count, scored_count, rank_in_county, rank_in_city, previous_rank_in_city)"
             f" SELECT %s, f.{q('enterprise_id')}, {county}, {points}, {max_points},"
             f" CASE WHEN {max_points} > 0 THEN ROUND({points} * 1.0 / {max_points}, 4) END,"
-            f" f.{q('assigned')}, f.{q('scored')},"
-            f" RANK() OVER (PARTITION BY {county} ORDER BY {points} DESC),"
-            f" RANK() OVER (ORDER BY {points} DESC)"
-            f" FROM ({sql}) f",
-            [snapshot.pk, *params],
+            f" f.{q('assigned')}, f.{q('scored')}, {ranks}, p.rank_in_city"
+            f" FROM ({sql}) f LEFT JOIN {table} p ON p.snapshot_id = %s AND p.enterprise_id = f.{q('enterprise_id')}",
+            [snapshot.pk, *params, previous.pk if previous else None],
         )
 
 
-def competition_ranks(values):
-    """Ranks for `values` sorted best first, equal values sharing a rank (1, 2, 2, 4)."""
-    ranks, previous = [], object()
+def _rerank_enterprises(snapshot):
+    """Set every row's ranks in the county and the city with window functions, writing only
+    the rows whose rank changed."""
+    table = connection.ops.quote_name(EnterpriseRanking._meta.db_table)
+    rank = _rank_function(snapshot.tie_method)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET rank_in_city = r.in_city, rank_in_county = r.in_county"
+            f" FROM (SELECT id, {rank} OVER (ORDER BY points DESC) AS in_city,"
+            f" {rank} OVER (PARTITION BY county_id ORDER BY points DESC) AS in_county"
+            f" FROM {table} WHERE snapshot_id = %s) r"
+            f" WHERE {table}.id = r.id AND ({table}.rank_in_city <> r.in_city OR {table}.rank_in_county <> r.in_county)",
+            [snapshot.pk],
+        )
+
+
+def competition_ranks(values, tie_method=TieMethod.SHARED):
+    """Ranks for `values` sorted best first; equal values share a rank (1, 2, 2, 4), or with
+    the dense method (1, 2, 2, 3)."""
+    ranks, previous, distinct = [], object(), 0
     for position, value in enumerate(values, start=1):
-        ranks.append(ranks[-1] if value == previous else position)
+        if value != previous:
+            distinct += 1
+        if value == previous:
+            ranks.append(ranks[-1])
+        else:
+            ranks.append(distinct if tie_method == TieMethod.DENSE else position)
         previous = value
     return ranks
 
@@ -88,8 +138,8 @@ def _county_rows(snapshot, previous):
         for row in Assignment.objects.filter(period=period, enterprise__isnull=True)
         .values("county_id")
         .annotate(
-            points=Coalesce(Sum("points"), Value(ZERO), output_field=POINTS),
-            max_points=Coalesce(Sum("indicator__max_points"), Value(ZERO), output_field=POINTS),
+            points=Coalesce(Sum("points", filter=SCORED), Value(ZERO), output_field=POINTS),
+            max_points=Coalesce(_max_points_sum(snapshot.count_unfinished), Value(ZERO), output_field=POINTS),
         )
         .order_by()
     }
@@ -128,23 +178,84 @@ def _county_rows(snapshot, previous):
             )
         )
     rows.sort(key=lambda r: (-r.score, r.county.order, r.county.code))
-    for row, rank in zip(rows, competition_ranks([r.score for r in rows])):
+    for row, rank in zip(rows, competition_ranks([r.score for r in rows], snapshot.tie_method)):
         row.rank = rank
     return rows
 
 
-def compute_snapshot(period, trigger=""):
-    """Recompute the period's rankings as a new snapshot, written whole or not at all."""
-    with transaction.atomic():
-        # One recompute per period at a time, so each compares against the true previous snapshot.
-        Period.objects.select_for_update().filter(pk=period.pk).first()
-        previous = RankingSnapshot.objects.latest_for(period)
-        snapshot = RankingSnapshot.objects.create(
-            period=period,
-            trigger=trigger[:64],
-            office_weight=period.office_weight,
-            enterprise_weight=period.enterprise_weight,
-        )
-        _insert_enterprise_rankings(snapshot)
-        CountyRanking.objects.bulk_create(_county_rows(snapshot, previous))
+def _replace_county_rows(snapshot, previous):
+    snapshot.county_rankings.all().delete()
+    CountyRanking.objects.bulk_create(_county_rows(snapshot, previous))
+
+
+def _previous_of(snapshot):
+    return (
+        RankingSnapshot.objects.filter(period_id=snapshot.period_id, created_at__lt=snapshot.created_at)
+        .exclude(pk=snapshot.pk)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
+def _lock_period(period):
+    # One ranking job per period at a time: each sees the true previous snapshot and the
+    # pending requests it takes are not taken twice.
+    Period.objects.select_for_update().filter(pk=period.pk).first()
+
+
+def _new_snapshot(period, rule, trigger, previous):
+    now = timezone.now()
+    snapshot = RankingSnapshot.objects.create(
+        period=period,
+        taken_on=timezone.localdate(now),
+        created_at=now,
+        computed_at=now,
+        trigger=trigger[:64],
+        office_weight=rule.office_weight,
+        enterprise_weight=rule.enterprise_weight,
+        tie_method=rule.tie_method,
+        count_unfinished=rule.count_unfinished,
+    )
+    _insert_enterprise_figures(snapshot, previous, rule, ranked=True)
+    _replace_county_rows(snapshot, previous)
     return snapshot
+
+
+def compute_snapshot(period, trigger=""):
+    """Recompute the period's rankings in full as a new snapshot, written whole or not at all."""
+    with transaction.atomic():
+        _lock_period(period)
+        rule = ScoringRule.for_period(period)
+        # Everything pending is included in a full recompute.
+        RecomputeRequest.objects.filter(period=period).delete()
+        return _new_snapshot(period, rule, trigger, RankingSnapshot.objects.latest_for(period))
+
+
+def refresh_rankings(period, trigger="score"):
+    """Apply the period's pending ranking changes; returns the snapshot now current.
+
+    Today's snapshot is updated in place when only enterprise figures changed; a new
+    snapshot is computed in full on a new day, after a rule change, or when none exists.
+    Running it again with nothing pending changes nothing.
+    """
+    with transaction.atomic():
+        _lock_period(period)
+        requests = list(RecomputeRequest.objects.filter(period=period).values_list("pk", "enterprise_id", "full"))
+        latest = RankingSnapshot.objects.latest_for(period)
+        rule = ScoringRule.for_period(period)
+        if latest is not None and not requests and latest.matches(rule):
+            return latest
+        RecomputeRequest.objects.filter(pk__in=[pk for pk, _e, _f in requests]).delete()
+        today = timezone.localdate()
+        if latest is None or latest.taken_on != today or not latest.matches(rule) or any(f for _p, _e, f in requests):
+            return _new_snapshot(period, rule, trigger, latest)
+        enterprise_ids = sorted({e for _p, e, _f in requests if e is not None})
+        if enterprise_ids:
+            latest.enterprise_rankings.filter(enterprise_id__in=enterprise_ids).delete()
+            _insert_enterprise_figures(latest, _previous_of(latest), rule, enterprise_ids)
+            _rerank_enterprises(latest)
+        _replace_county_rows(latest, _previous_of(latest))
+        latest.computed_at = timezone.now()
+        latest.trigger = trigger[:64]
+        latest.save(update_fields=["computed_at", "trigger"])
+        return latest

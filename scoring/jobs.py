@@ -1,8 +1,19 @@
-"""Scheduling ranking recomputes from the workflow, without ever failing the caller."""
+"""Scheduling ranking updates from the workflow, without ever failing the caller.
+
+A score (or reopen) writes a RecomputeRequest in its own transaction and, once that
+commits, asks for a ranking job. Requests are coalesced: at most one job per period
+waits in the queue (a Redis key set with NX), the first change after a quiet spell runs
+at once, and later ones in a burst wait RANKING_MIN_INTERVAL so that a burst of scores
+costs a handful of jobs. Anything the broker loses is picked up by the periodic sweep
+(scoring.tasks.sweep_pending_recomputes) from the requests in Postgres.
+"""
 
 import contextlib
 import contextvars
 import logging
+
+from django.conf import settings
+from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
@@ -10,12 +21,32 @@ logger = logging.getLogger(__name__)
 _pending = contextvars.ContextVar("pending_recomputes", default=None)
 
 
-def schedule_recompute(period_id):
-    """Enqueue a recompute of the period's rankings.
+def queued_key(period_id):
+    return f"chanjgai:rankings:{period_id}:queued"
 
-    Called after the scoring transaction committed: the score is already safe, so a
-    broker outage is logged rather than shown to the user as an error.
-    """
+
+def recent_key(period_id):
+    return f"chanjgai:rankings:{period_id}:recent"
+
+
+def redis_client():
+    import redis
+
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+
+
+def mark_rankings_changed(assignment):
+    """Record, inside the caller's transaction, that the assignment's points changed, and
+    schedule the ranking job for when that transaction commits."""
+    from .models import RecomputeRequest
+
+    RecomputeRequest.objects.create(period_id=assignment.period_id, enterprise_id=assignment.enterprise_id)
+    period_id = assignment.period_id
+    transaction.on_commit(lambda: schedule_recompute(period_id))
+
+
+def schedule_recompute(period_id):
+    """Ask for the period's ranking job; never raises (the request is safe in Postgres)."""
     pending = _pending.get()
     if pending is not None:
         pending.add(period_id)
@@ -23,14 +54,20 @@ def schedule_recompute(period_id):
     from .tasks import recompute_rankings
 
     try:
-        recompute_rankings.delay(period_id)
+        if recompute_rankings.app.conf.task_always_eager:
+            recompute_rankings.delay(period_id)
+            return
+        client = redis_client()
+        if client.set(queued_key(period_id), "1", nx=True, ex=60):
+            countdown = settings.RANKING_MIN_INTERVAL if client.exists(recent_key(period_id)) else 0
+            recompute_rankings.apply_async((period_id,), countdown=countdown)
     except Exception:  # noqa: BLE001 - any broker failure; the score itself is committed
-        logger.exception("Could not enqueue the ranking recompute for period %s", period_id)
+        logger.exception("Could not enqueue the ranking job for period %s; the sweep will pick it up", period_id)
 
 
 @contextlib.contextmanager
 def coalesced_recomputes():
-    """Within the block, many scores schedule one recompute per period, at the end.
+    """Within the block, many scores schedule one ranking job per period, at the end.
 
     For bulk work (seeding, imports): wrap it around the transaction, so the services'
     on-commit hooks fire while the block is still open.

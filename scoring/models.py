@@ -5,35 +5,150 @@ never changed afterwards, so a page always shows one consistent ranking and move
 can be read against the previous snapshot.
 """
 
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from enterprises.models import Enterprise, Region
 from tasks.models import Period
 
 
+class TieMethod(models.TextChoices):
+    SHARED = "shared", _("Shared ranks (1, 2, 2, 4)")
+    DENSE = "dense", _("Dense ranks (1, 2, 2, 3)")
+
+
+class ScoringRule(models.Model):
+    """How a period's rankings are computed; kept by the city office, every change recorded."""
+
+    period = models.OneToOneField(Period, verbose_name=_("period"), on_delete=models.CASCADE, related_name="scoring_rule")
+    # County score = office_weight × office rate + enterprise_weight × mean enterprise rate.
+    office_weight = models.DecimalField(_("county office weight"), max_digits=5, decimal_places=2, default=Decimal("40"))
+    enterprise_weight = models.DecimalField(
+        _("enterprise weight"), max_digits=5, decimal_places=2, default=Decimal("60")
+    )
+    tie_method = models.CharField(_("ties"), max_length=16, choices=TieMethod.choices, default=TieMethod.SHARED)
+    count_unfinished = models.BooleanField(
+        _("count unfinished tasks"),
+        default=True,
+        help_text=_(
+            "When on, a score rate divides by the points of every task; when off, only by the points of scored tasks."
+        ),
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("scoring rule")
+        verbose_name_plural = _("scoring rules")
+
+    def __str__(self):
+        return str(self.period)
+
+    FIELDS = ("office_weight", "enterprise_weight", "tie_method", "count_unfinished")
+
+    def clean(self):
+        for field in ("office_weight", "enterprise_weight"):
+            value = getattr(self, field)
+            if value is None or value < 0 or value > 100:
+                raise ValidationError({field: _("A weight is a number from 0 to 100.")})
+        if self.office_weight + self.enterprise_weight != 100:
+            raise ValidationError(_("The two weights must add up to 100."))
+
+    def as_dict(self):
+        """The rule's values, JSON-ready, as recorded in its change history."""
+        return {
+            "office_weight": f"{self.office_weight:.2f}",
+            "enterprise_weight": f"{self.enterprise_weight:.2f}",
+            "tie_method": self.tie_method,
+            "count_unfinished": self.count_unfinished,
+        }
+
+    @classmethod
+    def for_period(cls, period):
+        """The period's rule, created with the defaults of DOMAIN.md on first use."""
+        rule, _created = cls.objects.get_or_create(period=period)
+        return rule
+
+
+class ScoringRuleChange(models.Model):
+    """One edit of a scoring rule: who, when, the values before and after. Append-only."""
+
+    rule = models.ForeignKey(ScoringRule, verbose_name=_("scoring rule"), on_delete=models.CASCADE, related_name="changes")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("changed by"), on_delete=models.PROTECT, related_name="+"
+    )
+    changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
+    before = models.JSONField(_("before"))
+    after = models.JSONField(_("after"))
+
+    class Meta:
+        verbose_name = _("scoring rule change")
+        verbose_name_plural = _("scoring rule changes")
+        ordering = ["-changed_at", "-pk"]
+
+
+class RecomputeRequest(models.Model):
+    """A ranking change waiting to be applied, written in the same transaction as the score.
+
+    Kept in Postgres rather than only in the broker, so that a score given while Redis is
+    down is still ranked: the periodic sweep picks up whatever the queue lost.
+    `enterprise` is the enterprise whose figures changed (null: only the county rows, e.g.
+    a county office's own task); `full` asks for a whole new snapshot (a rule change).
+    """
+
+    period = models.ForeignKey(Period, on_delete=models.CASCADE, related_name="+")
+    enterprise = models.ForeignKey(Enterprise, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    full = models.BooleanField(default=False)
+    requested_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("pending ranking update")
+        verbose_name_plural = _("pending ranking updates")
+        indexes = [models.Index(fields=["period", "requested_at"])]
+
+
 class RankingSnapshotQuerySet(models.QuerySet):
     def latest_for(self, period):
         """The newest snapshot of the period, or None."""
-        return self.filter(period=period).order_by("-computed_at", "-pk").first()
+        return self.filter(period=period).order_by("-created_at", "-pk").first()
 
 
 class RankingSnapshot(models.Model):
     period = models.ForeignKey(Period, verbose_name=_("period"), on_delete=models.CASCADE, related_name="snapshots")
-    computed_at = models.DateTimeField(_("computed at"), auto_now_add=True, db_index=True)
+    # The day (Asia/Shanghai) the snapshot stands for: during that day it is brought up to date
+    # in place after each score; the first change of a new day starts a new snapshot, so
+    # movement and rank history compare day with day.
+    taken_on = models.DateField(_("date"), db_index=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    computed_at = models.DateTimeField(_("computed at"), default=timezone.now, db_index=True)
     trigger = models.CharField(_("trigger"), max_length=64, blank=True)
     office_weight = models.DecimalField(_("county office weight"), max_digits=5, decimal_places=2)
     enterprise_weight = models.DecimalField(_("enterprise weight"), max_digits=5, decimal_places=2)
+    tie_method = models.CharField(_("ties"), max_length=16, choices=TieMethod.choices, default=TieMethod.SHARED)
+    count_unfinished = models.BooleanField(_("count unfinished tasks"), default=True)
 
     objects = RankingSnapshotQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("ranking snapshot")
         verbose_name_plural = _("ranking snapshots")
-        ordering = ["-computed_at", "-pk"]
+        ordering = ["-created_at", "-pk"]
 
     def __str__(self):
-        return f"{self.period} @ {self.computed_at:%Y-%m-%d %H:%M:%S}"
+        return f"{self.period} @ {self.taken_on:%Y-%m-%d}"
+
+    def matches(self, rule):
+        """Whether this snapshot was computed under `rule`'s current values."""
+        return (
+            self.office_weight == rule.office_weight
+            and self.enterprise_weight == rule.enterprise_weight
+            and self.tie_method == rule.tie_method
+            and self.count_unfinished == rule.count_unfinished
+        )
 
 
 class CountyRanking(models.Model):
@@ -72,8 +187,23 @@ class EnterpriseRanking(models.Model):
     """An enterprise's points and ranks in a snapshot."""
 
     snapshot = models.ForeignKey(RankingSnapshot, on_delete=models.CASCADE, related_name="enterprise_rankings")
-    enterprise = models.ForeignKey(Enterprise, verbose_name=_("enterprise"), on_delete=models.CASCADE, related_name="+")
-    county = models.ForeignKey(Region, verbose_name=_("county-level unit"), on_delete=models.CASCADE, related_name="+")
+    # Derived rows, written only by scoring.engine from existing assignments: the database
+    # need not re-check these two keys for each of a province's 100,000 rows at commit
+    # (about a third of a full recompute's time on Postgres).
+    enterprise = models.ForeignKey(
+        Enterprise,
+        verbose_name=_("enterprise"),
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    county = models.ForeignKey(
+        Region,
+        verbose_name=_("county-level unit"),
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
     points = models.DecimalField(_("points"), max_digits=9, decimal_places=2)
     max_points = models.DecimalField(_("max points"), max_digits=9, decimal_places=2)
     score_rate = models.DecimalField(_("score rate"), max_digits=7, decimal_places=4, null=True)
@@ -81,6 +211,7 @@ class EnterpriseRanking(models.Model):
     scored_count = models.PositiveIntegerField(_("tasks scored"))
     rank_in_county = models.PositiveIntegerField(_("rank in county"))
     rank_in_city = models.PositiveIntegerField(_("rank in city"))
+    previous_rank_in_city = models.PositiveIntegerField(_("previous rank in city"), null=True)
 
     class Meta:
         verbose_name = _("enterprise ranking")
@@ -90,6 +221,13 @@ class EnterpriseRanking(models.Model):
             models.UniqueConstraint(fields=["snapshot", "enterprise"], name="enterprise_ranking_unique"),
         ]
         indexes = [models.Index(fields=["snapshot", "county", "rank_in_county"])]
+
+    @property
+    def movement(self):
+        """Places gained in the city since the previous snapshot (positive = up), or None if new."""
+        if self.previous_rank_in_city is None:
+            return None
+        return self.previous_rank_in_city - self.rank_in_city
 
     @property
     def completion(self):

@@ -28,8 +28,6 @@ class PeriodAdmin(ScopedAdminMixin, admin.ModelAdmin):
         "ends_on",
         "submission_deadline",
         "is_closed",
-        "office_weight",
-        "enterprise_weight",
     )
     list_filter = ("is_closed", "city")
     search_fields = ("name", "city__name")

@@ -47,13 +47,6 @@ class Period(models.Model):
     ends_on = models.DateField(_("end date"))
     submission_deadline = models.DateTimeField(_("submission deadline"))
     is_closed = models.BooleanField(_("closed"), default=False)
-    # County score = office_weight × office rate + enterprise_weight × mean enterprise rate.
-    office_weight = models.DecimalField(
-        _("county office weight"), max_digits=5, decimal_places=2, default=40
-    )
-    enterprise_weight = models.DecimalField(
-        _("enterprise weight"), max_digits=5, decimal_places=2, default=60
-    )
 
     class Meta:
         verbose_name = _("assessment period")
@@ -66,11 +59,6 @@ class Period(models.Model):
 
     def __str__(self):
         return self.name
-
-    def clean(self):
-        if self.office_weight is not None and self.enterprise_weight is not None:
-            if self.office_weight + self.enterprise_weight != 100:
-                raise ValidationError(_("The two weights must add up to 100."))
 
     def accepts_submissions(self, now=None):
         """Whether assignees may still submit or resubmit check-ins in this period."""

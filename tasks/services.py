@@ -45,13 +45,6 @@ def _clean_text(value, field_label, required, max_length):
     return value
 
 
-def _on_points_changed(period_id):
-    """Rankings depend on awarded points: recompute them once this transaction commits."""
-    from scoring.jobs import schedule_recompute
-
-    transaction.on_commit(lambda: schedule_recompute(period_id))
-
-
 def submit_checkin(user, assignment, description, files):
     """Submit (or, after a return, resubmit) a check-in with its evidence files."""
     profile = _profile_or_403(user)
@@ -158,7 +151,10 @@ def _transition(user, checkin, action, clean_input):
             points=points,
         )
         if action in (ReviewEvent.Action.SCORE, ReviewEvent.Action.REOPEN):
-            _on_points_changed(checkin.assignment.period_id)
+            # Rankings depend on awarded points: recorded here, applied after commit.
+            from scoring.jobs import mark_rankings_changed
+
+            mark_rankings_changed(checkin.assignment)
     return checkin
 
 

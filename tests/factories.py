@@ -161,8 +161,6 @@ class PeriodFactory(factory.django.DjangoModelFactory):
     ends_on = factory.LazyFunction(lambda: timezone.localdate() + datetime.timedelta(days=90))
     submission_deadline = factory.LazyFunction(lambda: timezone.now() + datetime.timedelta(days=60))
     is_closed = False
-    office_weight = Decimal("40")
-    enterprise_weight = Decimal("60")
 
 
 class IndicatorFactory(factory.django.DjangoModelFactory):

@@ -7,15 +7,19 @@ and opens its own database connection, so these tests use committed transactions
 
 import os
 import time
+from decimal import Decimal
 
 import pytest
 from celery.contrib.testing.worker import start_worker
 from celery.signals import task_postrun
 from django.db import connections
+from django.db.models import Count
+from django.test import override_settings
 
 from chanjgai_portal.celery import app as celery_app
-from scoring.models import EnterpriseRanking, RankingSnapshot
-from scoring.tasks import recompute_rankings
+from scoring import jobs
+from scoring.models import EnterpriseRanking, RankingSnapshot, RecomputeRequest
+from scoring.tasks import full_recompute, recompute_rankings, sweep_pending_recomputes
 from tasks import services
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -46,6 +50,10 @@ def redis_worker():
     # Recomputes left in the queue by an interrupted earlier run would name periods of a
     # database that no longer exists (or, worse, reused ids): start from an empty queue.
     celery_app.control.purge()
+    # Likewise the "a job is queued" markers of periods with the same ids.
+    client = jobs.redis_client()
+    for key in client.scan_iter("chanjgai:rankings:*"):
+        client.delete(key)
     task_postrun.connect(_close_worker_connections, weak=False)
     try:
         # No result backend is configured (recomputes are fire-and-forget), so the
@@ -111,36 +119,88 @@ def test_scoring_a_checkin_makes_the_worker_publish_a_ranking_with_the_new_point
     assert ranking.snapshot.county_rankings.get(county=world.counties[1]).rank == 1
 
 
-def test_running_the_recompute_job_twice_gives_identical_rankings(redis_worker, world, assignment_of, pdf_upload):
+def _score(world, assignment_of, pdf_upload, index, points):
+    enterprise = world.enterprises[index]
+    checkin = services.submit_checkin(world.liaisons[index], assignment_of(enterprise), "说明", [pdf_upload()])
+    services.approve(world.county_users[0 if index < 2 else 1], checkin)
+    return services.score(world.city_user, checkin, points)
+
+
+def test_the_incremental_ranking_equals_a_full_recompute_and_a_job_run_twice_changes_nothing(
+    redis_worker, world, assignment_of, pdf_upload
+):
     for i, points in ((0, "9"), (1, "6"), (2, "9")):
-        enterprise = world.enterprises[i]
-        checkin = services.submit_checkin(world.liaisons[i], assignment_of(enterprise), "说明", [pdf_upload()])
-        services.approve(world.county_users[0 if i < 2 else 1], checkin)
-        services.score(world.city_user, checkin, points)
-    # Let the recomputes the scores enqueued finish before counting snapshots.
-    _wait_for(
-        lambda: RankingSnapshot.objects.filter(period=world.period).count() == 3,
-        "the recomputes triggered by three scores",
+        _score(world, assignment_of, pdf_upload, i, points)
+    latest = _wait_for(
+        lambda: RankingSnapshot.objects.filter(
+            period=world.period, enterprise_rankings__scored_count=1
+        ).annotate(n=Count("enterprise_rankings")).filter(n=3).first(),
+        "the ranking jobs triggered by three scores",
     )
-    latest = RankingSnapshot.objects.latest_for(world.period)
-    assert latest.enterprise_rankings.filter(scored_count=1).count() == 3
+    _wait_for(lambda: not RecomputeRequest.objects.exists(), "every ranking change applied")
+    incremental = _ranking_rows(latest)
 
-    before = RankingSnapshot.objects.filter(period=world.period).count()
+    # Nothing is pending: the job changes nothing, however often it runs.
     recompute_rankings.delay(world.period.pk, trigger="test")
     recompute_rankings.delay(world.period.pk, trigger="test")
-    _wait_for(
-        lambda: RankingSnapshot.objects.filter(period=world.period).count() == before + 2,
-        "two more snapshots",
+    full_recompute.delay(world.period.pk)
+    full = _wait_for(
+        lambda: RankingSnapshot.objects.filter(period=world.period, trigger="full").first(), "a full recompute"
     )
-
-    first, second = RankingSnapshot.objects.filter(period=world.period).order_by("-pk")[:2][::-1]
-    assert _ranking_rows(first) == _ranking_rows(second)
-    assert [(r.county_id, r.score, r.rank) for r in first.county_rankings.order_by("county_id")] == [
-        (r.county_id, r.score, r.rank) for r in second.county_rankings.order_by("county_id")
-    ]
-    by_enterprise = {row[0]: row for row in _ranking_rows(second)}
+    assert _ranking_rows(RankingSnapshot.objects.get(pk=latest.pk)) == incremental
+    assert [row[1:] for row in _ranking_rows(full)] == [row[1:] for row in incremental]
+    by_enterprise = {row[0]: row for row in incremental}
     # Equal points share a rank: 9, 9, 6, 0 → 1, 1, 3, 4.
     assert [by_enterprise[e.pk][-1] for e in world.enterprises] == [1, 3, 1, 4]
+
+
+def test_a_score_given_while_the_broker_is_down_is_ranked_by_the_sweep(
+    redis_worker, world, assignment_of, pdf_upload, monkeypatch
+):
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("Redis is down")
+
+    with monkeypatch.context() as down:
+        down.setattr(jobs, "redis_client", broker_down)
+        down.setattr(recompute_rankings, "apply_async", broker_down)
+        checkin = _score(world, assignment_of, pdf_upload, 1, "7")
+
+    # The score committed; the change waits in Postgres, not in the lost queue.
+    assert EnterpriseRanking.objects.filter(enterprise=world.enterprises[1], points="7.00").count() == 0
+    assert RecomputeRequest.objects.filter(period=world.period).exists()
+    checkin.refresh_from_db()
+    assert checkin.points == Decimal("7.00")
+
+    with override_settings(RANKING_SWEEP_GRACE=0):
+        sweep_pending_recomputes.delay()
+        ranking = _wait_for(
+            lambda: EnterpriseRanking.objects.filter(enterprise=world.enterprises[1], points="7.00").first(),
+            "the sweep to rank the score",
+        )
+    assert ranking.rank_in_city == 1
+    assert not RecomputeRequest.objects.exists()
+
+
+def test_a_burst_of_scores_ends_with_a_ranking_that_includes_every_one(
+    redis_worker, world, assignment_of, pdf_upload
+):
+    checkins = []
+    for index in range(4):
+        enterprise = world.enterprises[index]
+        checkin = services.submit_checkin(world.liaisons[index], assignment_of(enterprise), "说明", [pdf_upload()])
+        checkins.append(services.approve(world.county_users[0 if index < 2 else 1], checkin))
+    for checkin, points in zip(checkins, ["4", "8", "6", "10"]):
+        services.score(world.city_user, checkin, points)
+
+    def final_ranking():
+        snapshot = RankingSnapshot.objects.latest_for(world.period)
+        if snapshot is None or RecomputeRequest.objects.exists():
+            return None
+        rows = dict(snapshot.enterprise_rankings.values_list("enterprise_id", "rank_in_city"))
+        return rows if len(rows) == 4 and sorted(rows.values()) == [1, 2, 3, 4] else None
+
+    ranks = _wait_for(final_ranking, "a ranking with all four scores")
+    assert [ranks[e.pk] for e in world.enterprises] == [4, 2, 3, 1]
 
 
 def test_ci_runs_the_suite_on_postgres_and_redis():

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import pytest
 
 from scoring.engine import competition_ranks, compute_snapshot, county_score
-from scoring.models import CountyRanking, EnterpriseRanking, RankingSnapshot
+from scoring.models import CountyRanking, EnterpriseRanking, RankingSnapshot, ScoringRule
 from tasks import services
 from tasks.models import Assignment, Period
 
@@ -214,8 +214,7 @@ def test_reopened_score_stops_counting(world, assignment_of):
 
 
 def test_period_weights_change_the_county_score(league):
-    Period.objects.filter(pk=league.period.pk).update(office_weight=50, enterprise_weight=50)
-    league.period.refresh_from_db()
+    ScoringRule.objects.update_or_create(period=league.period, defaults={"office_weight": 50, "enterprise_weight": 50})
     snapshot = compute_snapshot(league.period)
     rows = county_rows(snapshot)
     # A: 50 × .5 + 50 × .5 = 50.00; B: 50 × 1 + 50 × .55 = 77.50; C: 50 × .75 = 37.50
@@ -225,8 +224,7 @@ def test_period_weights_change_the_county_score(league):
 
 def test_weights_can_reorder_the_counties(league):
     # With all weight on the office, C (.75) overtakes A (.5).
-    Period.objects.filter(pk=league.period.pk).update(office_weight=100, enterprise_weight=0)
-    league.period.refresh_from_db()
+    ScoringRule.objects.update_or_create(period=league.period, defaults={"office_weight": 100, "enterprise_weight": 0})
     rows = county_rows(compute_snapshot(league.period))
     assert {n: (r.score, r.rank) for n, r in rows.items()} == {
         "云龙区": (D("100.00"), 1),

@@ -571,7 +571,8 @@ def test_reopening_recomputes_and_the_points_stop_counting(world, ent_assignment
     assert _ranking_points(world.period, world.enterprises[0]) == Decimal("9.00")
     with django_capture_on_commit_callbacks(execute=True):
         services.reopen(world.city_user, checkin, "复核")
-    assert RankingSnapshot.objects.filter(period=world.period).count() == 2
+    # The same day's snapshot is brought up to date in place.
+    assert RankingSnapshot.objects.filter(period=world.period).count() == 1
     assert _ranking_points(world.period, world.enterprises[0]) == Decimal("0.00")
 
 

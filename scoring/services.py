@@ -1,0 +1,53 @@
+"""The scoring app's write side: changing a period's scoring rule."""
+
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from enterprises.models import Profile
+from tasks.models import Period
+
+from .jobs import schedule_recompute
+from .models import RecomputeRequest, ScoringRule, ScoringRuleChange, TieMethod
+
+
+def _weight(value, label):
+    try:
+        weight = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise ValidationError(_("%(field)s must be a number.") % {"field": label}) from None
+    if not weight.is_finite() or weight < 0 or weight > 100:
+        raise ValidationError(_("%(field)s must be between 0 and 100.") % {"field": label})
+    if weight != weight.quantize(Decimal("0.01")):
+        raise ValidationError(_("%(field)s may have at most two decimal places.") % {"field": label})
+    return weight.quantize(Decimal("0.01"))
+
+
+def change_scoring_rule(user, period, office_weight, enterprise_weight, tie_method, count_unfinished):
+    """City office: change a period's scoring rule. The change is recorded (who, when, old,
+    new) and the period's rankings are recomputed in full. Returns the rule."""
+    profile = Profile.for_user(user)
+    if profile is None or not profile.is_city_office:
+        raise PermissionDenied(_("Only the city reform office can change scoring rules."))
+    period = Period.objects.get(pk=period.pk, city=profile.city)
+    office = _weight(office_weight, _("County office weight"))
+    enterprise = _weight(enterprise_weight, _("Enterprise weight"))
+    if office + enterprise != 100:
+        raise ValidationError(_("The two weights must add up to 100."))
+    if tie_method not in TieMethod.values:
+        raise ValidationError(_("Choose how ties are ranked."))
+    with transaction.atomic():
+        rule = ScoringRule.objects.select_for_update().get(pk=ScoringRule.for_period(period).pk)
+        before = rule.as_dict()
+        rule.office_weight, rule.enterprise_weight = office, enterprise
+        rule.tie_method, rule.count_unfinished = tie_method, bool(count_unfinished)
+        after = rule.as_dict()
+        if after == before:
+            return rule
+        rule.save()
+        ScoringRuleChange.objects.create(rule=rule, changed_by=user, before=before, after=after)
+        RecomputeRequest.objects.create(period=period, full=True)
+        transaction.on_commit(lambda: schedule_recompute(period.pk))
+    return rule

@@ -1,0 +1,197 @@
+"""Rankings kept up to date in place equal a full recompute, whatever happened before.
+
+A seeded random walk drives real check-ins through the services (submit, approve,
+return, score, reopen), across a day boundary and a rule change; after every step the
+ranking job runs as it does after a commit, and at the end today's incrementally
+maintained snapshot must equal a full recompute of the same data.
+"""
+
+import datetime
+import random
+from decimal import Decimal
+
+import pytest
+
+from scoring.engine import compute_snapshot, refresh_rankings
+from scoring.models import EnterpriseRanking, RankingSnapshot, RecomputeRequest, ScoringRule, TieMethod
+from scoring.services import change_scoring_rule
+from tasks import services
+from tasks.models import Assignment, AssignmentState
+
+from . import factories as f
+
+pytestmark = pytest.mark.django_db
+
+FIGURES = (
+    "enterprise_id",
+    "county_id",
+    "points",
+    "max_points",
+    "score_rate",
+    "assigned_count",
+    "scored_count",
+    "rank_in_county",
+    "rank_in_city",
+)
+
+
+@pytest.fixture
+def busy_world(world):
+    """The small world plus a third indicator and two more enterprises, so ranks can tie and move."""
+    f.IndicatorFactory(city=world.city, code="B02", title="开展安康杯竞赛", max_points=5)
+    f.IndicatorFactory(city=world.city, code="B03", title="建立职工创新工作室", max_points=8)
+    for county in world.counties:
+        enterprise = f.EnterpriseFactory(county=county)
+        world.enterprises.append(enterprise)
+        world.liaisons.append(f.liaison(enterprise))
+    services.generate_assignments(world.period)
+    return world
+
+
+def _figures(snapshot):
+    return list(
+        EnterpriseRanking.objects.filter(snapshot=snapshot).order_by("enterprise_id").values_list(*FIGURES)
+    )
+
+
+def _county_figures(snapshot):
+    return list(
+        snapshot.county_rankings.order_by("county_id").values_list(
+            "county_id", "office_points", "office_max_points", "office_rate", "enterprise_mean_rate",
+            "enterprises_counted", "score", "rank",
+        )
+    )
+
+
+def _step(rng, world, assignment):
+    """One legal move of the assignment, taken by the user whose move it is."""
+    county_user = world.county_users[world.counties.index(assignment.county)]
+    latest = assignment.checkins.order_by("-version").first()
+    state = assignment.state
+    if state in (AssignmentState.NOT_SUBMITTED, AssignmentState.RETURNED):
+        submitter = (
+            world.liaisons[world.enterprises.index(assignment.enterprise)] if assignment.enterprise_id else county_user
+        )
+        services.submit_checkin(submitter, assignment, "已完成", [f.pdf_upload()])
+    elif state == AssignmentState.PENDING_COUNTY_REVIEW:
+        if rng.random() < 0.8:
+            services.approve(county_user, latest)
+        else:
+            services.return_checkin(county_user, latest, "材料不全")
+    elif state == AssignmentState.PENDING_CITY_REVIEW:
+        if rng.random() < 0.85:
+            top = int(assignment.indicator.max_points)
+            services.score(world.city_user, latest, str(rng.choice([0, top, rng.randint(0, top), top / 2])))
+        else:
+            services.return_checkin(world.city_user, latest, "请补充")
+    else:
+        services.reopen(world.city_user, latest, "复核")
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_the_snapshot_kept_up_to_date_in_place_equals_a_full_recompute(
+    busy_world, seed, django_capture_on_commit_callbacks
+):
+    world = busy_world
+    rng = random.Random(seed)
+    assignments = list(Assignment.objects.filter(period=world.period).select_related("indicator", "county"))
+    compute_snapshot(world.period, trigger="start")
+
+    for step in range(120):
+        if step == 40:
+            # A new day: the next change starts a new snapshot; movement compares with yesterday.
+            RankingSnapshot.objects.filter(period=world.period).update(
+                taken_on=datetime.date(2026, 1, 1), created_at=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+            )
+        if step == 80 and seed % 2 == 0:
+            with django_capture_on_commit_callbacks(execute=True):
+                change_scoring_rule(world.city_user, world.period, "55", "45", TieMethod.DENSE, seed == 4)
+        assignment = rng.choice(assignments)
+        assignment.refresh_from_db()
+        with django_capture_on_commit_callbacks(execute=True):
+            _step(rng, world, assignment)
+
+    assert not RecomputeRequest.objects.exists()
+    kept = RankingSnapshot.objects.latest_for(world.period)
+    previous = RankingSnapshot.objects.filter(period=world.period, created_at__lt=kept.created_at).latest(
+        "created_at"
+    )
+    if seed % 2:
+        assert previous.taken_on == datetime.date(2026, 1, 1)  # no rule change: yesterday's snapshot
+    full = compute_snapshot(world.period, trigger="check")
+    assert _figures(kept) == _figures(full)
+    assert _county_figures(kept) == _county_figures(full)
+    assert Assignment.objects.filter(period=world.period, state=AssignmentState.SCORED).exists()
+    # Movement in the kept snapshot is measured against the snapshot before it.
+    before = dict(previous.enterprise_rankings.values_list("enterprise_id", "rank_in_city"))
+    for enterprise_id, previous in kept.enterprise_rankings.values_list("enterprise_id", "previous_rank_in_city"):
+        assert previous == before.get(enterprise_id)
+
+
+def test_a_ranking_job_with_nothing_pending_changes_nothing(world, django_capture_on_commit_callbacks):
+    snapshot = compute_snapshot(world.period)
+    figures, computed_at = _figures(snapshot), snapshot.computed_at
+    assert refresh_rankings(world.period) == snapshot
+    assert refresh_rankings(world.period) == snapshot
+    snapshot.refresh_from_db()
+    assert (_figures(snapshot), snapshot.computed_at) == (figures, computed_at)
+    assert RankingSnapshot.objects.filter(period=world.period).count() == 1
+
+
+def test_a_new_day_starts_a_new_snapshot_and_keeps_the_old_one(world, assignment_of, django_capture_on_commit_callbacks):
+    old = compute_snapshot(world.period)
+    RankingSnapshot.objects.filter(pk=old.pk).update(taken_on=datetime.date(2026, 11, 1))
+    Assignment.objects.filter(pk=assignment_of(world.enterprises[0]).pk).update(
+        state=AssignmentState.SCORED, points=Decimal("6")
+    )
+    RecomputeRequest.objects.create(period=world.period, enterprise=world.enterprises[0])
+
+    new = refresh_rankings(world.period)
+
+    assert new.pk != old.pk and new.taken_on != datetime.date(2026, 11, 1)
+    assert old.enterprise_rankings.get(enterprise=world.enterprises[0]).points == Decimal("0.00")
+    row = new.enterprise_rankings.get(enterprise=world.enterprises[0])
+    assert (row.points, row.rank_in_city, row.previous_rank_in_city, row.movement) == (Decimal("6.00"), 1, 1, 0)
+
+
+def test_a_rule_change_is_recorded_and_recomputes_in_full(world, assignment_of, django_capture_on_commit_callbacks):
+    compute_snapshot(world.period)
+    with django_capture_on_commit_callbacks(execute=True):
+        change_scoring_rule(world.city_user, world.period, "50", "50", TieMethod.DENSE, False)
+
+    rule = ScoringRule.for_period(world.period)
+    change = rule.changes.get()
+    assert change.changed_by == world.city_user
+    assert change.before == {
+        "office_weight": "40.00", "enterprise_weight": "60.00", "tie_method": "shared", "count_unfinished": True,
+    }
+    assert change.after == {
+        "office_weight": "50.00", "enterprise_weight": "50.00", "tie_method": "dense", "count_unfinished": False,
+    }
+    latest = RankingSnapshot.objects.latest_for(world.period)
+    assert (latest.office_weight, latest.tie_method, latest.count_unfinished) == (Decimal("50.00"), "dense", False)
+    assert RankingSnapshot.objects.filter(period=world.period).count() == 2
+
+
+@pytest.mark.parametrize(
+    "weights, message",
+    [(("60", "60"), "100"), (("101", "-1"), "100"), (("abc", "60"), "数字"), (("40.005", "59.995"), "两位小数")],
+)
+def test_a_bad_rule_is_refused_with_a_chinese_message_and_changes_nothing(world, weights, message):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as refused:
+        change_scoring_rule(world.city_user, world.period, *weights, TieMethod.SHARED, True)
+    assert message in " ".join(refused.value.messages)
+    rule = ScoringRule.for_period(world.period)
+    assert (rule.office_weight, rule.enterprise_weight) == (Decimal("40.00"), Decimal("60.00"))
+    assert not rule.changes.exists()
+
+
+@pytest.mark.parametrize("who", ["county_users", "liaisons"])
+def test_only_the_city_office_changes_the_rule(world, who):
+    from django.core.exceptions import PermissionDenied
+
+    with pytest.raises(PermissionDenied):
+        change_scoring_rule(getattr(world, who)[0], world.period, "50", "50", TieMethod.SHARED, True)
+    assert not ScoringRule.for_period(world.period).changes.exists()

@@ -1,11 +1,13 @@
-"""Admin for ranking snapshots: read-only, since only scoring.engine.compute_snapshot writes them."""
+"""Admin for the scoring app: all read-only. Snapshots are written only by scoring.engine,
+and scoring rules change only through scoring.services.change_scoring_rule (the rule page),
+which records who changed what."""
 
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from enterprises.admin import ReadOnlyAdminMixin, ReadOnlyInline, ScopedAdminMixin
 
-from .models import CountyRanking, EnterpriseRanking, RankingSnapshot
+from .models import CountyRanking, EnterpriseRanking, RankingSnapshot, RecomputeRequest, ScoringRule, ScoringRuleChange
 
 COUNTY_RANKING_FIELDS = (
     "rank",
@@ -32,10 +34,13 @@ class CountyRankingInline(ReadOnlyInline):
 
 @admin.register(RankingSnapshot)
 class RankingSnapshotAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
-    list_display = ("period", "computed_at", "trigger", "office_weight", "enterprise_weight")
-    list_filter = ("period", "trigger")
+    list_display = (
+        "period", "taken_on", "computed_at", "trigger", "office_weight", "enterprise_weight", "tie_method",
+        "count_unfinished",
+    )
+    list_filter = ("period", "trigger", "tie_method")
     list_select_related = ("period",)
-    date_hierarchy = "computed_at"
+    date_hierarchy = "taken_on"
     inlines = (CountyRankingInline,)
     scope_city = "period__city"
 
@@ -73,3 +78,30 @@ class EnterpriseRankingAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAd
     @admin.display(description=_("Scored / assigned"))
     def completion_display(self, obj):
         return f"{obj.scored_count}/{obj.assigned_count}"
+
+
+class ScoringRuleChangeInline(ReadOnlyInline):
+    model = ScoringRuleChange
+    fields = ("changed_at", "changed_by", "before", "after")
+    readonly_fields = fields
+    show_change_link = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("changed_by")
+
+
+@admin.register(ScoringRule)
+class ScoringRuleAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+    list_display = ("period", "office_weight", "enterprise_weight", "tie_method", "count_unfinished", "updated_at")
+    list_filter = ("tie_method", "count_unfinished")
+    list_select_related = ("period",)
+    inlines = (ScoringRuleChangeInline,)
+    scope_city = "period__city"
+
+
+@admin.register(RecomputeRequest)
+class RecomputeRequestAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+    list_display = ("period", "enterprise", "full", "requested_at")
+    list_filter = ("period", "full")
+    list_select_related = ("period", "enterprise")
+    scope_city = "period__city"

@@ -195,3 +195,16 @@ def test_only_the_city_office_changes_the_rule(world, who):
     with pytest.raises(PermissionDenied):
         change_scoring_rule(getattr(world, who)[0], world.period, "50", "50", TieMethod.SHARED, True)
     assert not ScoringRule.for_period(world.period).changes.exists()
+
+
+def test_the_full_recompute_command_writes_a_new_snapshot(world):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("recompute_rankings", "--period", str(world.period.pk), stdout=out)
+    snapshot = RankingSnapshot.objects.get(period=world.period)
+    assert snapshot.trigger == "command"
+    assert snapshot.enterprise_rankings.count() == len(world.enterprises)
+    assert f"snapshot {snapshot.pk}" in out.getvalue()

@@ -1,8 +1,9 @@
-"""Ranking snapshots: what the ranking pages and exports read.
+"""Scoring rules and ranking snapshots: what the ranking pages, exports and API read.
 
-A snapshot is written whole in one transaction by scoring.engine.compute_snapshot and
-never changed afterwards, so a page always shows one consistent ranking and movement
-can be read against the previous snapshot.
+A snapshot stands for one period and one day. scoring.engine writes it in one transaction
+(a full recompute), and during that day brings it up to date in place after each score,
+again in one transaction per job, so a page always reads one consistent ranking. The next
+day's first change starts a new snapshot; movement and history compare snapshots.
 """
 
 from decimal import Decimal

@@ -3,14 +3,21 @@ exports call the same functions, so the page and the file can never disagree abo
 sees which row."""
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import DecimalField, ExpressionWrapper, F
+from django.db.models import DecimalField, ExpressionWrapper, F, Q, Sum
 from django.http import Http404
 from django.utils.translation import gettext as _
 
-from enterprises.models import Profile, Region
-from tasks.models import Period
+from enterprises.models import Enterprise, Profile, Region
+from tasks.models import Assignment, Period
 
-from .models import CountyRanking, EnterpriseRanking, RankingSnapshot
+from .models import (
+    CountyRanking,
+    EnterpriseRanking,
+    RankingSnapshot,
+    RecomputeRequest,
+    ScoringRule,
+    ScoringRuleChange,
+)
 
 
 def _percent(field):
@@ -114,3 +121,121 @@ def enterprise_rankings_for(profile, snapshot, county=None):
     if county is not None:
         rows = rows.filter(county=county)
     return rows
+
+
+# --- The explanation pages -------------------------------------------------------------
+
+# How many of a county's daily snapshots the explanation page charts.
+HISTORY_LENGTH = 30
+
+
+def county_for_explanation(profile, period, county_id):
+    """A county of the period's city whose figures the user may read.
+
+    403 for roles that do not see the county ranking (liaisons, enterprise observers), as
+    the rankings page hides that table from them; 404 for a county outside the city.
+    """
+    if not can_see_county_rankings(profile):
+        raise PermissionDenied(_("Your role cannot see the county ranking."))
+    if period is None:
+        raise Http404(_("There is no assessment period yet."))
+    try:
+        return Region.objects.get(pk=county_id, level=Region.Level.COUNTY, parent_id=period.city_id)
+    except Region.DoesNotExist:
+        raise Http404(_("No such county-level unit.")) from None
+
+
+def county_ranking(snapshot, county):
+    """The county's row in the snapshot, or None (not computed yet, or a county added since)."""
+    if snapshot is None:
+        return None
+    return CountyRanking.objects.filter(snapshot=snapshot, county=county).select_related("county").first()
+
+
+def county_enterprise_rate_sum(snapshot, county):
+    """Σ of the score rates that make the county's mean enterprise rate, from the same snapshot."""
+    if snapshot is None:
+        return None
+    return (
+        EnterpriseRanking.objects.filter(snapshot=snapshot, county=county, score_rate__isnull=False)
+        .aggregate(total=Sum("score_rate"))["total"]
+    )
+
+
+def county_office_assignments(period, county):
+    """The county office's own tasks of the period, in library order."""
+    return (
+        Assignment.objects.filter(period=period, county=county, enterprise__isnull=True)
+        .select_related("indicator")
+        .order_by("indicator__order", "indicator__code", "pk")
+    )
+
+
+def county_history(period, county, limit=HISTORY_LENGTH):
+    """The county's rank and score in the period's snapshots, oldest first (the newest `limit`)."""
+    rows = list(
+        CountyRanking.objects.filter(snapshot__period=period, county=county)
+        .select_related("snapshot")
+        .order_by("-snapshot__created_at", "-snapshot__pk")[:limit]
+    )
+    rows.reverse()
+    return rows
+
+
+def may_filter_by_county(profile, county):
+    """Whether the rankings page accepts ?county= for this county for the user."""
+    return counties_for(profile).filter(pk=county.pk).exists()
+
+
+def enterprise_for_explanation(user, enterprise_id):
+    """An enterprise in the user's scope (404 otherwise), with its county."""
+    try:
+        return Enterprise.objects.visible_to(user).select_related("county").get(pk=enterprise_id)
+    except Enterprise.DoesNotExist:
+        raise Http404(_("No such enterprise.")) from None
+
+
+def enterprise_ranking(snapshot, enterprise):
+    """The enterprise's row in the snapshot, or None (no tasks, inactive, or not computed yet)."""
+    if snapshot is None:
+        return None
+    return (
+        EnterpriseRanking.objects.filter(snapshot=snapshot, enterprise=enterprise)
+        .annotate(score_percent=_percent("score_rate"))
+        .first()
+    )
+
+
+def enterprise_assignments(period, enterprise):
+    """The enterprise's tasks of the period with their indicators, in library order."""
+    return (
+        Assignment.objects.filter(period=period, enterprise=enterprise)
+        .select_related("indicator")
+        .order_by("indicator__order", "indicator__code", "pk")
+    )
+
+
+def ranking_update_pending(period, enterprise=None):
+    """Whether a ranking change is still queued: for the enterprise's figures (or a full
+    recompute) when one is given, else any change of the period (a county's mean and rank
+    move with every enterprise's and office's points)."""
+    requests = RecomputeRequest.objects.filter(period=period)
+    if enterprise is not None:
+        requests = requests.filter(Q(full=True) | Q(enterprise=enterprise))
+    return requests.exists()
+
+
+def current_rule(period):
+    """The period's scoring rule as it stands, without creating it (unsaved defaults if none)."""
+    if period is None:
+        return None
+    return ScoringRule.objects.filter(period=period).first() or ScoringRule(period=period)
+
+
+def can_change_scoring_rule(profile):
+    return profile.is_city_office
+
+
+def rule_changes(period, limit=100):
+    """The period's scoring-rule changes, newest first, with who made them."""
+    return ScoringRuleChange.objects.filter(rule__period=period).select_related("changed_by")[:limit]

@@ -6,6 +6,9 @@ app_name = "scoring"
 
 urlpatterns = [
     path("", views.rankings, name="rankings"),
+    path("counties/<int:county_id>/", views.county_detail, name="county_detail"),
+    path("enterprises/<int:enterprise_id>/", views.enterprise_detail, name="enterprise_detail"),
+    path("rule/", views.rule, name="rule"),
     path("export/counties.xlsx", views.export_counties, name="export_counties"),
     path("export/enterprises.xlsx", views.export_enterprises, name="export_enterprises"),
 ]

@@ -1,16 +1,25 @@
-"""The rankings page and its two Excel downloads, all reading scoring.selectors."""
+"""The rankings page, the pages explaining a county's and an enterprise's figures, the
+scoring rule page and the two Excel downloads, all reading scoring.selectors."""
 
+from decimal import Decimal
 from io import BytesIO
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
-from . import selectors
+from tasks.models import AssignmentState, Indicator
+
+from . import selectors, services
+from .engine import county_score
+from .forms import ScoringRuleForm
+from .models import ScoringRule, TieMethod
 from .resources import XLSX_CONTENT_TYPE, CountyRankingResource, EnterpriseRankingResource
 
 ENTERPRISES_PER_PAGE = 50
@@ -32,6 +41,7 @@ def rankings(request):
         page_obj = Paginator(enterprise_rows, ENTERPRISES_PER_PAGE).get_page(request.GET.get("page"))
 
     counties = list(selectors.counties_for(profile).order_by("order", "code"))
+    rule = selectors.current_rule(period) if snapshot is not None else None
     return render(
         request,
         "scoring/rankings.html",
@@ -40,6 +50,8 @@ def rankings(request):
             "period": period,
             "periods": selectors.periods_for(profile) if profile.city else [],
             "snapshot": snapshot,
+            "rule_pending": rule is not None and not snapshot.matches(rule),
+            "can_change_rule": selectors.can_change_scoring_rule(profile),
             "county": county,
             "counties": counties if len(counties) > 1 else [],
             "show_county_table": show_county_table,
@@ -90,3 +102,261 @@ def export_enterprises(request):
     content = EnterpriseRankingResource().to_xlsx(rows, title)
     scope = county.name if county else (profile.county.name if profile.is_county_office else period.city.name)
     return _xlsx_response(content, f"{title}_{period.name}_{scope}.xlsx")
+
+
+# --- Explaining a county's score ---------------------------------------------------------
+
+SPARKLINE_WIDTH, SPARKLINE_HEIGHT, SPARKLINE_PAD = 240, 48, 4
+
+
+def _sparkline(history):
+    """Coordinates of the county's score (0–100) over its snapshots, for an inline SVG."""
+    if not history:
+        return None
+    inner_w, inner_h = SPARKLINE_WIDTH - 2 * SPARKLINE_PAD, SPARKLINE_HEIGHT - 2 * SPARKLINE_PAD
+    step = inner_w / (len(history) - 1) if len(history) > 1 else 0
+    dots = []
+    for i, row in enumerate(history):
+        x = SPARKLINE_PAD + (i * step if len(history) > 1 else inner_w / 2)
+        y = SPARKLINE_PAD + inner_h * (1 - float(min(max(row.score, Decimal(0)), Decimal(100))) / 100)
+        dots.append({"x": f"{x:.1f}", "y": f"{y:.1f}", "row": row})
+    return {
+        "width": SPARKLINE_WIDTH,
+        "height": SPARKLINE_HEIGHT,
+        "points": " ".join(f"{d['x']},{d['y']}" for d in dots),
+        "dots": dots,
+    }
+
+
+def _county_equation(snapshot, row, rate_sum):
+    """The parts of a county's score as stored in the snapshot, and the sum they make.
+
+    The snapshot's own weights and rates are used, so the equation on the page is the one
+    the engine evaluated: `total` equals the stored score.
+    """
+    office_rate = row.office_rate if row.office_rate is not None else Decimal(0)
+    enterprise_rate = row.enterprise_mean_rate if row.enterprise_mean_rate is not None else Decimal(0)
+    total = county_score(row.office_rate, row.enterprise_mean_rate, snapshot.office_weight, snapshot.enterprise_weight)
+    office_exact = bool(row.office_max_points) and row.office_points / row.office_max_points == row.office_rate
+    enterprise_exact = (
+        rate_sum is not None
+        and row.enterprises_counted > 0
+        and rate_sum / row.enterprises_counted == row.enterprise_mean_rate
+    )
+    return {
+        "office_weight": snapshot.office_weight,
+        "office_rate": office_rate,
+        "office_missing": row.office_rate is None,
+        "office_exact": office_exact,
+        "enterprise_weight": snapshot.enterprise_weight,
+        "enterprise_rate": enterprise_rate,
+        "enterprise_missing": row.enterprise_mean_rate is None,
+        "enterprise_rate_sum": rate_sum,
+        "enterprise_exact": enterprise_exact,
+        "total": total,
+        "adds_up": total == row.score,
+    }
+
+
+def _task_totals(assignments, count_unfinished):
+    """Σ points of the scored tasks and Σ max points of the tasks in the rate's denominator."""
+    points = sum((a.points or 0 for a in assignments if a.state == AssignmentState.SCORED), Decimal(0))
+    max_points = sum(
+        (a.indicator.max_points for a in assignments if count_unfinished or a.state == AssignmentState.SCORED),
+        Decimal(0),
+    )
+    return points, max_points
+
+
+@require_GET
+@login_required
+def county_detail(request, county_id):
+    """How a county's score in the latest snapshot is made, its office tasks and its history."""
+    profile = selectors.profile_for(request.user)
+    period = selectors.period_for(profile, request.GET.get("period"))
+    county = selectors.county_for_explanation(profile, period, county_id)
+    snapshot = selectors.latest_snapshot(period)
+    row = selectors.county_ranking(snapshot, county)
+    office_tasks = list(selectors.county_office_assignments(period, county))
+    equation = history = None
+    pending = False
+    if row is not None:
+        equation = _county_equation(snapshot, row, selectors.county_enterprise_rate_sum(snapshot, county))
+        history = selectors.county_history(period, county)
+        live = _task_totals(office_tasks, snapshot.count_unfinished)
+        pending = live != (row.office_points, row.office_max_points) or selectors.ranking_update_pending(period)
+    return render(
+        request,
+        "scoring/county_detail.html",
+        {
+            "period": period,
+            "county": county,
+            "snapshot": snapshot,
+            "row": row,
+            "equation": equation,
+            "office_tasks": office_tasks,
+            "history": history or [],
+            "sparkline": _sparkline(history),
+            "pending": pending,
+            "can_filter_enterprises": selectors.may_filter_by_county(profile, county),
+        },
+    )
+
+
+# --- Explaining an enterprise's points ---------------------------------------------------
+
+
+def _breakdown(assignments, count_unfinished):
+    """The enterprise's tasks grouped by indicator category (in the library's category
+    order), each group and the whole with its points and the max points that count."""
+    groups = {value: [] for value in Indicator.Category.values}
+    for assignment in assignments:
+        groups.setdefault(assignment.indicator.category, []).append(assignment)
+    categories = []
+    for value, tasks in groups.items():
+        if not tasks:
+            continue
+        points, max_points = _task_totals(tasks, count_unfinished)
+        label = Indicator.Category(value).label if value in Indicator.Category.values else value
+        categories.append(
+            {
+                "value": value,
+                "label": label,
+                "tasks": [
+                    {
+                        "assignment": a,
+                        "scored": a.state == AssignmentState.SCORED,
+                        "counted": count_unfinished or a.state == AssignmentState.SCORED,
+                    }
+                    for a in tasks
+                ],
+                "points": points,
+                "max_points": max_points,
+            }
+        )
+    points, max_points = _task_totals(assignments, count_unfinished)
+    scored = sum(1 for a in assignments if a.state == AssignmentState.SCORED)
+    return {
+        "categories": categories,
+        "points": points,
+        "max_points": max_points,
+        "assigned": len(assignments),
+        "scored": scored,
+    }
+
+
+@require_GET
+@login_required
+def enterprise_detail(request, enterprise_id):
+    """An enterprise's figures in the latest snapshot and the task points that make them."""
+    profile = selectors.profile_for(request.user)
+    period = selectors.period_for(profile, request.GET.get("period"))
+    enterprise = selectors.enterprise_for_explanation(request.user, enterprise_id)
+    snapshot = selectors.latest_snapshot(period)
+    row = selectors.enterprise_ranking(snapshot, enterprise)
+    breakdown, pending, count_unfinished = None, False, True
+    if period is not None:
+        assignments = list(selectors.enterprise_assignments(period, enterprise))
+        count_unfinished = (
+            snapshot.count_unfinished if snapshot is not None else selectors.current_rule(period).count_unfinished
+        )
+        breakdown = _breakdown(assignments, count_unfinished)
+        if snapshot is not None:
+            if row is None:
+                # Not ranked although it has tasks: its first figures are on their way.
+                pending = bool(assignments) and enterprise.is_active
+            else:
+                live = (breakdown["points"], breakdown["max_points"], breakdown["assigned"], breakdown["scored"])
+                ranked = (row.points, row.max_points, row.assigned_count, row.scored_count)
+                pending = live != ranked or selectors.ranking_update_pending(period, enterprise)
+    return render(
+        request,
+        "scoring/enterprise_detail.html",
+        {
+            "period": period,
+            "enterprise": enterprise,
+            "snapshot": snapshot,
+            "row": row,
+            "breakdown": breakdown,
+            "count_unfinished": count_unfinished,
+            "pending": pending,
+            "show_county_link": period is not None and selectors.can_see_county_rankings(profile),
+        },
+    )
+
+
+# --- The scoring rule --------------------------------------------------------------------
+
+
+def _rule_value(field, value):
+    """A recorded rule value as the page shows it."""
+    if field == "tie_method":
+        return TieMethod(value).label if value in TieMethod.values else value
+    if field == "count_unfinished":
+        return _("Yes") if value else _("No")
+    try:
+        return f"{Decimal(str(value)).normalize():f}"
+    except ArithmeticError:
+        return value
+
+
+def _change_rows(changes):
+    """Each change with the fields that differ: label, value before, value after."""
+    rows = []
+    for change in changes:
+        fields = []
+        for field in ScoringRule.FIELDS:
+            before, after = change.before.get(field), change.after.get(field)
+            if before != after:
+                fields.append(
+                    {
+                        "label": ScoringRule._meta.get_field(field).verbose_name,
+                        "before": _rule_value(field, before),
+                        "after": _rule_value(field, after),
+                    }
+                )
+        rows.append({"change": change, "fields": fields})
+    return rows
+
+
+def _render_rule(request, period, rule, form, errors=None, status=200):
+    return render(
+        request,
+        "scoring/rule.html",
+        {
+            "period": period,
+            "periods": selectors.periods_for(selectors.profile_for(request.user)),
+            "rule": rule,
+            "form": form,
+            "errors": errors or [],
+            "changes": _change_rows(selectors.rule_changes(period)),
+        },
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@login_required
+def rule(request):
+    """The city office's page for a period's scoring rule: the form and every past change."""
+    profile = selectors.profile_for(request.user)
+    if not selectors.can_change_scoring_rule(profile):
+        raise PermissionDenied(_("Only the city reform office can change scoring rules."))
+    period = selectors.period_for(profile, request.GET.get("period"))
+    if period is None:
+        raise Http404(_("There is no assessment period yet."))
+    current = selectors.current_rule(period)
+    if request.method != "POST":
+        return _render_rule(request, period, current, ScoringRuleForm.for_rule(current))
+    form = ScoringRuleForm(request.POST)
+    before = current.as_dict()
+    try:
+        saved = services.change_scoring_rule(request.user, period, **form.values())
+    except ValidationError as error:
+        errors = list(getattr(error, "messages", None) or [str(error)])
+        return _render_rule(request, period, current, form, errors, status=400)
+    if saved.as_dict() == before:
+        messages.info(request, _("The scoring rule is unchanged."))
+    else:
+        messages.success(request, _("Scoring rule saved. The rankings are being recomputed."))
+    return redirect(f"{reverse('scoring:rule')}?period={period.pk}")

@@ -46,6 +46,12 @@ def ranked_world(world, assignment_of):
     return world
 
 
+def table_html(html, table_id):
+    """The markup of one table of the page (the county and the enterprise table both show movement)."""
+    start = html.index(f'id="{table_id}"')
+    return html[start : html.index("</table>", start)]
+
+
 def enterprise_names(response):
     return [row.enterprise.name for row in response.context["page_obj"]]
 
@@ -154,7 +160,7 @@ def test_computed_time_is_shown_in_chinese_format(client, ranked_world):
 def test_movement_is_new_first_then_arrows_against_the_previous_snapshot(client, ranked_world, assignment_of):
     w = ranked_world
     client.force_login(w.city_user)
-    html = client.get(URL).content.decode()
+    html = table_html(client.get(URL).content.decode(), "county-ranking")
     assert html.count("movement--new") == 2
 
     award(assignment_of(w.counties[1]), 10)  # c2: 40 + 30 = 70 > c1's 68
@@ -162,14 +168,14 @@ def test_movement_is_new_first_then_arrows_against_the_previous_snapshot(client,
     response = client.get(URL)
     rows = {r.county.name: r for r in response.context["county_rows"]}
     assert (rows["云龙区"].rank, rows["鼓楼区"].rank) == (1, 2)
-    html = response.content.decode()
+    html = table_html(response.content.decode(), "county-ranking")
     assert "↑1" in html and "↓1" in html and "movement--new" not in html
 
 
 def test_unchanged_rank_shows_a_dash(client, ranked_world):
     compute_snapshot(ranked_world.period, trigger="test")
     client.force_login(ranked_world.city_user)
-    assert client.get(URL).content.decode().count("movement--same") == 2
+    assert table_html(client.get(URL).content.decode(), "county-ranking").count("movement--same") == 2
 
 
 def test_anonymous_user_is_sent_to_login(client, ranked_world):
@@ -222,3 +228,49 @@ def test_query_count_does_not_grow_with_enterprises(client, db, role, django_ass
     assert counts[0] == counts[1]
     with django_assert_max_num_queries(MAX_PAGE_QUERIES):
         client.get(URL)
+
+
+def test_enterprise_movement_is_new_first_then_arrows_in_the_city(client, ranked_world, assignment_of):
+    w = ranked_world
+    client.force_login(w.city_user)
+    assert table_html(client.get(URL).content.decode(), "enterprise-ranking").count("movement--new") == 4
+
+    award(assignment_of(w.enterprises[3]), 9)  # e22: 4th → 2nd; e11, e12: 2nd → 3rd
+    compute_snapshot(w.period, trigger="test")
+    response = client.get(URL)
+    moves = {r.enterprise.name: r.movement for r in response.context["page_obj"]}
+    e11, e12, e21, e22 = (e.name for e in w.enterprises)
+    assert moves == {e21: 0, e22: 2, e11: -1, e12: -1}
+    html = table_html(response.content.decode(), "enterprise-ranking")
+    assert html.count("↑2") == 1 and html.count("↓1") == 2 and html.count("movement--same") == 1
+    assert "movement--new" not in html
+
+
+def test_names_link_to_their_explanation_pages(client, ranked_world):
+    w = ranked_world
+    client.force_login(w.city_user)
+    html = client.get(URL).content.decode()
+    for county in w.counties:
+        assert f'{reverse("scoring:county_detail", args=[county.pk])}?period={w.period.pk}' in html
+    for enterprise in w.enterprises:
+        assert f'{reverse("scoring:enterprise_detail", args=[enterprise.pk])}?period={w.period.pk}' in html
+
+
+def test_page_shows_the_rule_in_force_and_the_snapshot_date(client, ranked_world):
+    w = ranked_world
+    RankingSnapshot.objects.filter(pk=w.snapshot.pk).update(taken_on=datetime.date(2026, 11, 23))
+    client.force_login(w.city_user)
+    html = client.get(URL).content.decode()
+    rule = html[html.index('id="rule-in-force"') :]
+    rule = rule[: rule.index("</p>")]
+    assert "County score = 40 × county office score rate + 60 × mean enterprise score rate." in rule
+    assert "Shared ranks (1, 2, 2, 4)" in rule
+    assert f'{reverse("scoring:rule")}?period={w.period.pk}' in rule  # the city office may change it
+    assert "2026年11月23日" in html
+
+
+def test_only_the_city_office_gets_the_rule_link(client, ranked_world):
+    client.force_login(ranked_world.county_users[0])
+    html = client.get(URL).content.decode()
+    assert "Shared ranks (1, 2, 2, 4)" in html
+    assert reverse("scoring:rule") not in html

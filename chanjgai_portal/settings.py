@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "enterprises",
     "tasks",
     "scoring",
@@ -150,9 +151,13 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's AutoSchema plus the error responses every operation can give.
+    "DEFAULT_SCHEMA_CLASS": "api.schema.PortalAutoSchema",
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"login": os.environ.get("API_LOGIN_THROTTLE", "10/min")},
+    # Throttles key on the client address: trust X-Forwarded-For only as far as our own
+    # reverse proxy (one hop) sets it, or a client could pick a new address per attempt.
+    "NUM_PROXIES": 1 if env_bool("BEHIND_TLS_PROXY", False) else 0,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "产改打卡管理系统 API",
@@ -160,6 +165,27 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Intranets have no CDN: Swagger UI and Redoc are served from drf-spectacular-sidecar.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # One named enum per domain choice set, so that states keep their names in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "CheckInStateEnum": "tasks.models.CheckInState",
+        "AssignmentStateEnum": "tasks.models.AssignmentState",
+        "ReviewActionEnum": "tasks.models.ReviewEvent.Action",
+        "RoleEnum": "enterprises.models.Profile.Role",
+        "RegionLevelEnum": "enterprises.models.Region.Level",
+        "SizeClassEnum": "enterprises.models.Enterprise.SizeClass",
+        "OwnershipEnum": "enterprises.models.Enterprise.Ownership",
+        "PilotLevelEnum": "enterprises.models.Enterprise.PilotLevel",
+        "IndicatorCategoryEnum": "tasks.models.Indicator.Category",
+        "IndicatorTargetEnum": "tasks.models.Indicator.Target",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.add_field_errors",
+    ],
 }
 
 # --- Celery -------------------------------------------------------------------------

@@ -15,4 +15,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("tasks/", include("tasks.urls")),
     path("rankings/", include("scoring.urls")),
+    path("api/", include("api.urls")),
 ]

@@ -1,0 +1,57 @@
+"""OpenAPI schema generation: every operation documents the error bodies it can answer with.
+
+api.errors gives every error a JSON body {"detail": "…"} (a 400 also has one list of
+messages per failing field); PortalAutoSchema adds those responses to each operation so
+that clients and the fuzz tests know them, and `add_field_errors` states the 400 shape.
+"""
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiResponse
+
+from . import serializers
+
+ERROR_DESCRIPTIONS = {
+    "400": "Bad input: `detail` and one list of messages per failing field.",
+    "401": "Not logged in: send `Authorization: Token <token>` or a session cookie.",
+    "403": "The user's role may not do this.",
+    "404": "Not found in the user's scope (or a page past the end).",
+    "409": "The check-in's state does not allow this now: someone may have acted first.",
+    "429": "Too many failed logins for this username from this address; retry later.",
+}
+
+
+class PortalAutoSchema(AutoSchema):
+    """drf-spectacular's AutoSchema plus the portal's error responses."""
+
+    def _error_statuses(self):
+        path, method = self.path, self.method
+        if path.endswith("/auth/token/"):
+            return ["400", "429"]
+        statuses = ["401", "403"]
+        if path.endswith("/me/"):
+            return statuses
+        statuses.append("404")
+        if not path.endswith("/download/"):
+            statuses.append("400")  # bad filters or query parameters, or a bad body
+        if method == "POST":
+            statuses.append("409")
+        return statuses
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        for code in self._error_statuses():
+            if code in responses:
+                continue
+            body = serializers.ValidationErrorSerializer if code == "400" else serializers.ErrorSerializer
+            responses[code] = self._get_response_for_code(
+                OpenApiResponse(body, description=ERROR_DESCRIPTIONS[code]), code, direction=direction
+            )
+        return responses
+
+
+def add_field_errors(result, generator, request, public):
+    """POSTPROCESSING_HOOKS: a 400 body may carry a list of messages for any field."""
+    component = result.get("components", {}).get("schemas", {}).get("ValidationError")
+    if component is not None:
+        component["additionalProperties"] = {"type": "array", "items": {"type": "string"}}
+    return result

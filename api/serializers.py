@@ -1,0 +1,271 @@
+"""The API's representations. Thin: they shape JSON and describe request bodies; every
+rule (who may, which state, which points) stays in tasks.services."""
+
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from enterprises.models import Enterprise, Profile, Region
+from scoring.models import CountyRanking, EnterpriseRanking
+from tasks.models import (
+    Assignment,
+    AssignmentState,
+    CheckIn,
+    CheckInState,
+    Evidence,
+    Indicator,
+    Period,
+    ReviewEvent,
+)
+from tasks.services import MAX_COMMENT_LENGTH, MAX_DESCRIPTION_LENGTH
+
+# Largest id the database can hold (bigint): larger ones are rejected before any query.
+MAX_ID = 2**63 - 1
+
+
+# --- errors (for the schema; api.errors builds the bodies) ---------------------------------
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="What went wrong, in Chinese.")
+
+
+class ValidationErrorSerializer(serializers.Serializer):
+    """A 400 body: `detail` plus one list of messages per field that failed (see api.schema)."""
+
+    detail = serializers.CharField(help_text="The first problem, in Chinese.")
+
+
+# --- the user ---------------------------------------------------------------------------
+class MeSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    role = serializers.ChoiceField(choices=Profile.Role.choices, allow_null=True)
+    enterprise = serializers.IntegerField(allow_null=True, help_text="The enterprise in scope (liaisons, enterprise observers).")
+    county = serializers.IntegerField(allow_null=True, help_text="The county-level unit in scope, if any.")
+    city = serializers.IntegerField(allow_null=True, help_text="The user's city.")
+    scope_label = serializers.CharField(help_text="The name of the enterprise or region in scope.")
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField()
+
+
+# --- the task library and the assignees -------------------------------------------------
+class RegionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Region
+        fields = ["id", "name", "code", "level", "parent", "order"]
+
+
+class EnterpriseSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Enterprise
+        fields = ["id", "name", "credit_code", "county", "size_class", "ownership", "pilot_level", "employees", "is_active"]
+
+
+class PeriodSerializer(serializers.ModelSerializer):
+    accepts_submissions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Period
+        fields = [
+            "id",
+            "name",
+            "starts_on",
+            "ends_on",
+            "submission_deadline",
+            "is_closed",
+            "accepts_submissions",
+        ]
+
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def get_accepts_submissions(self, period):
+        return period.accepts_submissions()
+
+
+class IndicatorSerializer(serializers.ModelSerializer):
+    applies_to_sizes = serializers.ListField(
+        child=serializers.ChoiceField(choices=Enterprise.SizeClass.choices),
+        help_text="Size classes the indicator applies to; empty means all.",
+    )
+
+    class Meta:
+        model = Indicator
+        fields = [
+            "id",
+            "code",
+            "category",
+            "title",
+            "requirement",
+            "evidence_hint",
+            "max_points",
+            "target",
+            "applies_to_sizes",
+            "order",
+            "is_active",
+        ]
+
+
+class AssignmentSerializer(serializers.ModelSerializer):
+    state = serializers.ChoiceField(choices=AssignmentState.choices)
+    indicator_code = serializers.CharField(source="indicator.code")
+    indicator_title = serializers.CharField(source="indicator.title")
+    max_points = serializers.DecimalField(source="indicator.max_points", max_digits=6, decimal_places=2)
+    assignee_name = serializers.CharField(help_text="The enterprise, or the county reform office.")
+    is_county_office_task = serializers.BooleanField()
+
+    class Meta:
+        model = Assignment
+        fields = [
+            "id",
+            "period",
+            "indicator",
+            "indicator_code",
+            "indicator_title",
+            "max_points",
+            "enterprise",
+            "county",
+            "assignee_name",
+            "is_county_office_task",
+            "state",
+            "points",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+# --- check-ins ----------------------------------------------------------------------------
+class EvidenceSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="original_name")
+    download_url = serializers.SerializerMethodField(help_text="Permission-checked download, as an attachment.")
+
+    class Meta:
+        model = Evidence
+        fields = ["id", "name", "size", "content_type", "download_url"]
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_download_url(self, evidence):
+        return reverse("api:evidence-download", args=[evidence.pk])
+
+
+class ReviewEventSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor.username", help_text="The actor's username.")
+    role = serializers.ChoiceField(source="actor_role", choices=Profile.Role.choices)
+    action = serializers.ChoiceField(choices=ReviewEvent.Action.choices)
+    from_state = serializers.SerializerMethodField(help_text="Null for the submission itself.")
+    to_state = serializers.ChoiceField(choices=CheckInState.choices)
+
+    class Meta:
+        model = ReviewEvent
+        fields = ["actor", "role", "action", "from_state", "to_state", "comment", "points", "at"]
+
+    @extend_schema_field(serializers.ChoiceField(choices=CheckInState.choices, allow_null=True))
+    def get_from_state(self, event):
+        return event.from_state or None
+
+
+class CheckInSerializer(serializers.ModelSerializer):
+    state = serializers.ChoiceField(choices=CheckInState.choices)
+    submitted_by = serializers.CharField(source="submitted_by.username")
+    period = serializers.IntegerField(source="assignment.period_id")
+    indicator = serializers.IntegerField(source="assignment.indicator_id")
+    enterprise = serializers.IntegerField(source="assignment.enterprise_id", allow_null=True)
+    county = serializers.IntegerField(source="assignment.county_id")
+    files = EvidenceSerializer(source="evidence", many=True)
+    events = ReviewEventSerializer(many=True, help_text="The review trail of this version, oldest first.")
+
+    class Meta:
+        model = CheckIn
+        fields = [
+            "id",
+            "assignment",
+            "period",
+            "indicator",
+            "enterprise",
+            "county",
+            "state",
+            "version",
+            "description",
+            "points",
+            "submitted_by",
+            "submitted_at",
+            "files",
+            "events",
+        ]
+        read_only_fields = fields
+
+
+class CheckInSubmitSerializer(serializers.Serializer):
+    """A (re)submission: the service decides who may submit and which files are accepted."""
+
+    assignment = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    description = serializers.CharField(allow_blank=True, max_length=MAX_DESCRIPTION_LENGTH)
+    files = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True, use_url=False),
+        allow_empty=True,
+        help_text="One or more evidence files: PDF, JPG, PNG, Word, Excel or PowerPoint.",
+    )
+
+
+class ApproveSerializer(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=MAX_COMMENT_LENGTH)
+
+
+class ReturnSerializer(serializers.Serializer):
+    reason = serializers.CharField(allow_blank=True, max_length=MAX_COMMENT_LENGTH, help_text="Required, not blank.")
+
+
+class ScoreSerializer(serializers.Serializer):
+    points = serializers.DecimalField(max_digits=6, decimal_places=2, help_text="0 to the indicator's max points.")
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=MAX_COMMENT_LENGTH)
+
+
+class ReopenSerializer(serializers.Serializer):
+    reason = serializers.CharField(allow_blank=True, max_length=MAX_COMMENT_LENGTH, help_text="Required, not blank.")
+
+
+# --- rankings -----------------------------------------------------------------------------
+class NamedRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class CountyRankingSerializer(serializers.ModelSerializer):
+    county = NamedRefSerializer()
+    movement = serializers.IntegerField(
+        allow_null=True, help_text="Places gained since the previous snapshot (negative: lost); null if new."
+    )
+
+    class Meta:
+        model = CountyRanking
+        fields = [
+            "county",
+            "score",
+            "rank",
+            "movement",
+            "office_points",
+            "office_max_points",
+            "office_rate",
+            "enterprise_mean_rate",
+            "enterprises_counted",
+        ]
+        read_only_fields = fields
+
+
+class EnterpriseRankingSerializer(serializers.ModelSerializer):
+    enterprise = NamedRefSerializer()
+    county = NamedRefSerializer()
+
+    class Meta:
+        model = EnterpriseRanking
+        fields = [
+            "enterprise",
+            "county",
+            "points",
+            "max_points",
+            "score_rate",
+            "assigned_count",
+            "scored_count",
+            "rank_in_county",
+            "rank_in_city",
+        ]
+        read_only_fields = fields

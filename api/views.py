@@ -1,0 +1,373 @@
+"""The REST API over the check-in workflow.
+
+Like the site's views, each endpoint reads its input, looks objects up through
+Model.objects.visible_to(user) (404 outside the user's scope), calls one service from
+tasks.services or a selector from scoring.selectors, and renders. Domain errors become
+JSON bodies in api.errors: 403 role, 404 scope, 409 state, 400 input.
+"""
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Prefetch, Q
+from django.http import FileResponse, Http404
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import generics, mixins, status, viewsets
+from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.decorators import action, api_view, authentication_classes, permission_classes
+from rest_framework.exceptions import NotFound
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from enterprises.models import Enterprise, Profile, Region
+from scoring import selectors as ranking_selectors
+from scoring.models import EnterpriseRanking
+from tasks import selectors as task_selectors
+from tasks import services
+from tasks.evidence import ALLOWED_TYPES
+from tasks.models import Assignment, CheckIn, Evidence, Indicator, ReviewEvent
+
+from . import filters, serializers
+from .errors import FieldValidationError
+from .permissions import MayTakeReviewAction
+from .throttles import LoginFailureThrottle
+
+Action = ReviewEvent.Action
+
+
+# --- auth ---------------------------------------------------------------------------------
+class TokenView(APIView):
+    """Exchange a username and password for an API token (sent as `Authorization: Token …`)."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [LoginFailureThrottle]
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    def get_throttles(self):
+        # Kept so that a refused login can be counted against the same key afterwards.
+        self._throttles = super().get_throttles()
+        return self._throttles
+
+    @extend_schema(
+        operation_id="auth_token_create",
+        request=AuthTokenSerializer,
+        responses={200: serializers.TokenSerializer},
+        tags=["auth"],
+    )
+    def post(self, request):
+        serializer = AuthTokenSerializer(data=request.data, context={"request": request})
+        if not serializer.is_valid():
+            for throttle in self._throttles:
+                throttle.record_failure()
+            serializer.is_valid(raise_exception=True)
+        token, _created = Token.objects.get_or_create(user=serializer.validated_data["user"])
+        return Response({"token": token.key})
+
+
+class MeView(APIView):
+    """Who the caller is: role and the enterprise, county and city in scope."""
+
+    @extend_schema(responses=serializers.MeSerializer, tags=["auth"])
+    def get(self, request):
+        profile = Profile.for_user(request.user)
+        county = profile.county if profile else None
+        city = profile.city if profile else None
+        data = {
+            "username": request.user.get_username(),
+            "role": profile.role if profile else None,
+            "enterprise": profile.enterprise_id if profile else None,
+            "county": county.pk if county else None,
+            "city": city.pk if city else None,
+            "scope_label": profile.scope_label if profile else "",
+        }
+        return Response(serializers.MeSerializer(data).data)
+
+
+# --- read-only lists ------------------------------------------------------------------------
+class ScopedReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
+    """List and detail of a scoped queryset; an id outside it is a 404 with `not_found`."""
+
+    not_found = None
+
+    def get_object(self):
+        try:
+            return super().get_object()
+        except Http404:
+            raise Http404(str(self.not_found) if self.not_found else "") from None
+
+
+def _city_of(user):
+    profile = Profile.for_user(user)
+    return profile.city if profile else None
+
+
+@extend_schema_view(list=extend_schema(tags=["library"]), retrieve=extend_schema(tags=["library"]))
+class RegionViewSet(ScopedReadOnlyViewSet):
+    """The user's city and its county-level units."""
+
+    serializer_class = serializers.RegionSerializer
+    filterset_class = filters.RegionFilter
+
+    def get_queryset(self):
+        city = _city_of(self.request.user)
+        if city is None:
+            return Region.objects.none()
+        return Region.objects.filter(Q(pk=city.pk) | Q(parent=city)).order_by("level", "order", "code")
+
+
+@extend_schema_view(list=extend_schema(tags=["library"]), retrieve=extend_schema(tags=["library"]))
+class EnterpriseViewSet(ScopedReadOnlyViewSet):
+    """The enterprises in the user's scope."""
+
+    serializer_class = serializers.EnterpriseSerializer
+    filterset_class = filters.EnterpriseFilter
+
+    def get_queryset(self):
+        return Enterprise.objects.visible_to(self.request.user).order_by("county__order", "name", "pk")
+
+
+@extend_schema_view(list=extend_schema(tags=["library"]), retrieve=extend_schema(tags=["library"]))
+class PeriodViewSet(ScopedReadOnlyViewSet):
+    """The assessment periods of the user's city, newest first."""
+
+    serializer_class = serializers.PeriodSerializer
+    filterset_class = filters.PeriodFilter
+
+    def get_queryset(self):
+        return task_selectors.periods_for(Profile.for_user(self.request.user))
+
+
+@extend_schema_view(list=extend_schema(tags=["library"]), retrieve=extend_schema(tags=["library"]))
+class IndicatorViewSet(ScopedReadOnlyViewSet):
+    """The task library of the user's city."""
+
+    serializer_class = serializers.IndicatorSerializer
+    filterset_class = filters.IndicatorFilter
+
+    def get_queryset(self):
+        city = _city_of(self.request.user)
+        if city is None:
+            return Indicator.objects.none()
+        return Indicator.objects.filter(city=city).order_by("order", "code", "pk")
+
+
+@extend_schema_view(list=extend_schema(tags=["workflow"]), retrieve=extend_schema(tags=["workflow"]))
+class AssignmentViewSet(ScopedReadOnlyViewSet):
+    """Check-in tasks in the user's scope; `county_office=true` for county offices' own tasks."""
+
+    serializer_class = serializers.AssignmentSerializer
+    filterset_class = filters.AssignmentFilter
+    not_found = gettext_lazy("No such task.")
+
+    def get_queryset(self):
+        return (
+            Assignment.objects.visible_to(self.request.user)
+            .select_related("indicator", "enterprise", "county")
+            .order_by("period_id", "indicator__order", "indicator__code", "county__order", "enterprise__name", "pk")
+        )
+
+
+# --- check-ins ------------------------------------------------------------------------------
+def _review_schema(request_serializer, summary):
+    return extend_schema(
+        summary=summary,
+        request=request_serializer,
+        responses={200: serializers.CheckInSerializer},
+        tags=["workflow"],
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(tags=["workflow"]),
+    retrieve=extend_schema(tags=["workflow"]),
+    create=extend_schema(
+        summary="Submit a check-in (or resubmit after a return)",
+        request={"multipart/form-data": serializers.CheckInSubmitSerializer},
+        responses={201: serializers.CheckInSerializer},
+        tags=["workflow"],
+    ),
+)
+class CheckInViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
+    """Check-in versions in the user's scope, newest first, with their files and review trail."""
+
+    serializer_class = serializers.CheckInSerializer
+    filterset_class = filters.CheckInFilter
+    permission_classes = [IsAuthenticated, MayTakeReviewAction]
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    not_found = gettext_lazy("No such check-in.")
+    review_actions = {
+        "approve": Action.APPROVE,
+        "return_checkin": Action.RETURN,
+        "score": Action.SCORE,
+        "reopen": Action.REOPEN,
+    }
+
+    def get_queryset(self):
+        return (
+            CheckIn.objects.visible_to(self.request.user)
+            .with_related()
+            .prefetch_related(
+                "evidence",
+                Prefetch("events", queryset=ReviewEvent.objects.select_related("actor").order_by("at", "pk")),
+            )
+            .order_by("-submitted_at", "-pk")
+        )
+
+    def _respond(self, checkin, status_code=status.HTTP_200_OK):
+        checkin = self.get_queryset().get(pk=checkin.pk)
+        return Response(serializers.CheckInSerializer(checkin).data, status=status_code)
+
+    def create(self, request, *args, **kwargs):
+        data = serializers.CheckInSubmitSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        description = data.validated_data["description"]
+        assignment = task_selectors.assignment_for_detail(request.user, data.validated_data["assignment"])
+        try:
+            checkin = services.submit_checkin(request.user, assignment, description, data.validated_data["files"])
+        except DjangoValidationError as error:
+            # The service checks the description first, then the files.
+            raise FieldValidationError("description" if not description.strip() else "files", error) from None
+        return self._respond(checkin, status.HTTP_201_CREATED)
+
+    def _review(self, request, serializer_class, error_field, call):
+        """Validate the body's shape, find the check-in in scope (404), run the service."""
+        data = serializer_class(data=request.data)
+        data.is_valid(raise_exception=True)
+        checkin = self.get_object()
+        try:
+            call(checkin, **data.validated_data)
+        except DjangoValidationError as error:
+            raise FieldValidationError(error_field, error) from None
+        return self._respond(checkin)
+
+    @_review_schema(serializers.ApproveSerializer, "County office: forward to the city office")
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        return self._review(
+            request,
+            serializers.ApproveSerializer,
+            "comment",
+            lambda checkin, comment="": services.approve(request.user, checkin, comment),
+        )
+
+    @_review_schema(serializers.ReturnSerializer, "County or city office: return to the assignee with a reason")
+    @action(detail=True, methods=["post"], url_path="return", url_name="return")
+    def return_checkin(self, request, pk=None):
+        return self._review(
+            request,
+            serializers.ReturnSerializer,
+            "reason",
+            lambda checkin, reason: services.return_checkin(request.user, checkin, reason),
+        )
+
+    @_review_schema(serializers.ScoreSerializer, "City office: award points")
+    @action(detail=True, methods=["post"])
+    def score(self, request, pk=None):
+        # The comment's length is checked by the serializer, so what the service refuses is the points.
+        return self._review(
+            request,
+            serializers.ScoreSerializer,
+            "points",
+            lambda checkin, points, comment="": services.score(request.user, checkin, points, comment),
+        )
+
+    @_review_schema(serializers.ReopenSerializer, "City office: reopen a scored check-in for city review")
+    @action(detail=True, methods=["post"])
+    def reopen(self, request, pk=None):
+        return self._review(
+            request,
+            serializers.ReopenSerializer,
+            "reason",
+            lambda checkin, reason: services.reopen(request.user, checkin, reason),
+        )
+
+
+# Every content type an evidence file can be served with.
+EVIDENCE_CONTENT_TYPES = sorted({content_type for content_type, _magic in ALLOWED_TYPES.values()})
+
+
+class EvidenceDownloadView(APIView):
+    """An evidence file in the user's scope, as an attachment."""
+
+    @extend_schema(
+        responses={(200, content_type): OpenApiTypes.BINARY for content_type in EVIDENCE_CONTENT_TYPES},
+        tags=["workflow"],
+    )
+    def get(self, request, pk):
+        try:
+            evidence = Evidence.objects.visible_to(request.user).get(pk=pk)
+        except Evidence.DoesNotExist:
+            raise Http404(_("No such file.")) from None
+        try:
+            handle = evidence.file.open("rb")
+        except FileNotFoundError:
+            raise Http404(_("The file is missing from storage.")) from None
+        response = FileResponse(
+            handle, as_attachment=True, filename=evidence.original_name, content_type=evidence.content_type
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+# --- rankings -------------------------------------------------------------------------------
+PERIOD_PARAMETER = OpenApiParameter(
+    "period", OpenApiTypes.INT, description="A period of the user's city; default: the current one."
+)
+COUNTY_PARAMETER = OpenApiParameter("county", OpenApiTypes.INT, description="Only this county-level unit.")
+
+
+class CountyRankingView(APIView):
+    """The county ranking of the period's latest snapshot, best first (reform offices and
+    region observers)."""
+
+    @extend_schema(
+        parameters=[PERIOD_PARAMETER],
+        responses={200: serializers.CountyRankingSerializer(many=True)},
+        tags=["rankings"],
+    )
+    def get(self, request):
+        profile = ranking_selectors.profile_for(request.user)
+        if not ranking_selectors.can_see_county_rankings(profile):
+            # Same message as the services give a role that may not act (already in the catalog).
+            raise PermissionDenied(_("Your role cannot do this."))
+        period = ranking_selectors.period_for(profile, request.query_params.get("period"))
+        rows = ranking_selectors.county_rankings_for(profile, ranking_selectors.latest_snapshot(period))
+        return Response(serializers.CountyRankingSerializer(rows, many=True).data)
+
+
+class EnterpriseRankingView(generics.GenericAPIView):
+    """The enterprise ranking of the period's latest snapshot in the user's scope, best first."""
+
+    serializer_class = serializers.EnterpriseRankingSerializer
+    filter_backends = []
+
+    @extend_schema(
+        parameters=[PERIOD_PARAMETER, COUNTY_PARAMETER],
+        responses=serializers.EnterpriseRankingSerializer(many=True),
+        tags=["rankings"],
+    )
+    def get(self, request):
+        profile = ranking_selectors.profile_for(request.user)
+        period = ranking_selectors.period_for(profile, request.query_params.get("period"))
+        county = ranking_selectors.county_for(profile, request.query_params.get("county"))
+        rows = ranking_selectors.enterprise_rankings_for(profile, ranking_selectors.latest_snapshot(period), county)
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def get_queryset(self):  # for the schema generator only
+        return EnterpriseRanking.objects.none()
+
+
+@extend_schema(exclude=True)
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+def unknown_endpoint(request, *args, **kwargs):
+    """Any other URL under /api/: a JSON 404 like the rest of the API, not the site's page."""
+    raise NotFound()

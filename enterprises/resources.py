@@ -11,8 +11,10 @@ from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources, widgets
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+from django.db.models import OuterRef, Subquery
+
 from .credit_code import is_valid as is_valid_credit_code
-from .models import Enterprise, Region
+from .models import Enterprise, Profile, Region
 
 # A cell starting with one of these is run as a formula by Excel/LibreOffice (CSV and
 # formula injection, OWASP); tab and carriage return can hide such a prefix.
@@ -139,6 +141,9 @@ class EnterpriseResource(SpreadsheetSafeMixin, resources.ModelResource):
         attribute="liaison_phone", column_name=_("Liaison phone"), widget=widgets.CharWidget()
     )
     is_active = fields.Field(attribute="is_active", column_name=_("In the reform"), widget=YesNoWidget(), default=True)
+    # Exported so that a sheet round-trips through the portal's import (enterprises.imports),
+    # which creates or links the liaison's account; the admin import leaves accounts alone.
+    liaison_account = fields.Field(column_name=_("Liaison account"), readonly=True)
 
     class Meta:
         model = Enterprise
@@ -152,6 +157,7 @@ class EnterpriseResource(SpreadsheetSafeMixin, resources.ModelResource):
             "employees",
             "liaison_name",
             "liaison_phone",
+            "liaison_account",
             "is_active",
         )
         export_order = fields
@@ -160,14 +166,63 @@ class EnterpriseResource(SpreadsheetSafeMixin, resources.ModelResource):
         report_skipped = True
         clean_model_instances = True
 
+    @staticmethod
+    def with_liaison_account(queryset):
+        """The enterprises with their liaison's username joined in (one query for any number of rows)."""
+        account = Profile.objects.filter(
+            enterprise=OuterRef("pk"), role=Profile.Role.ENTERPRISE_LIAISON
+        ).order_by("pk").values("user__username")[:1]
+        return queryset.select_related("county").annotate(liaison_account=Subquery(account))
+
     def get_queryset(self):
-        return super().get_queryset().select_related("county")
+        return self.with_liaison_account(super().get_queryset())
+
+    def filter_export(self, queryset, **kwargs):
+        # The admin passes its own queryset: join the county and the account here too.
+        return self.with_liaison_account(super().filter_export(queryset, **kwargs))
+
+    def dehydrate_liaison_account(self, enterprise):
+        return getattr(enterprise, "liaison_account", None) or ""
+
+    def before_import(self, dataset, **kwargs):
+        """Remember the importer's city and refuse a sheet naming one credit code twice."""
+        super().before_import(dataset, **kwargs)
+        user = kwargs.get("user")
+        profile = Profile.for_user(user)
+        # Staff import into their own city; superusers and code calling import_data() without
+        # a user (management commands, tests) into any.
+        if user is None or getattr(user, "is_superuser", False):
+            self._import_city_id = None
+        else:
+            self._import_city_id = getattr(profile.city if profile else None, "pk", 0)
+        header = force_str(self.fields["credit_code"].column_name)
+        if header in (dataset.headers or []):
+            seen = set()
+            for number, value in enumerate(dataset[header], start=2):
+                code = force_str(value if value is not None else "").strip().upper()
+                if code and code in seen:
+                    raise ValueError(
+                        gettext("Row %(row)s: credit code %(code)s appears twice in the sheet.")
+                        % {"row": number, "code": code}
+                    )
+                seen.add(code)
 
     def validate_instance(self, instance, import_validation_errors=None, validate_unique=True):
-        """Reject a row whose credit code fails the GB 32100-2015 check digit, as a field error."""
+        """The domain rules of enterprises.imports, as field errors: a GB 32100-2015 check
+        digit, a county of the importer's city, no formula-like name."""
         errors = dict(import_validation_errors or {})
         if not is_valid_credit_code(instance.credit_code):
             errors.setdefault("credit_code", []).append(
                 gettext("“%(value)s” is not a valid unified social credit code.") % {"value": instance.credit_code}
             )
+        city_id = getattr(self, "_import_city_id", None)
+        if instance.county_id and city_id is not None and instance.county.parent_id != city_id:
+            errors.setdefault("county", []).append(
+                gettext("“%(value)s” is not a county-level unit of your city.") % {"value": instance.county.name}
+            )
+        for name in ("name", "liaison_name"):
+            if force_str(getattr(instance, name) or "").startswith(FORMULA_PREFIXES):
+                errors.setdefault(name, []).append(
+                    gettext("A cell may not start with =, +, - or @ (it could run as a formula).")
+                )
         super().validate_instance(instance, errors, validate_unique)

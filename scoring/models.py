@@ -221,7 +221,12 @@ class EnterpriseRanking(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["snapshot", "enterprise"], name="enterprise_ranking_unique"),
         ]
-        indexes = [models.Index(fields=["snapshot", "county", "rank_in_county"])]
+        # Ranks are rewritten in place after scores, so no index includes them (the updates
+        # stay HOT); rank order is points order, which these indexes serve.
+        indexes = [
+            models.Index(fields=["snapshot", "-points", "enterprise"], name="enterprise_ranking_order"),
+            models.Index(fields=["snapshot", "county", "-points"], name="enterprise_ranking_county"),
+        ]
 
     @property
     def movement(self):
@@ -233,3 +238,4 @@ class EnterpriseRanking(models.Model):
     @property
     def completion(self):
         return self.scored_count / self.assigned_count if self.assigned_count else None
+from .models_exports import ExportJob  # noqa: E402,F401

@@ -6,6 +6,7 @@ Rows come from scoring.selectors (already scoped and select_related), so every
 
 from io import BytesIO
 
+from django.utils.encoding import force_str
 from django.utils.translation import pgettext
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -34,9 +35,43 @@ def movement_label(previous_rank, rank):
 
 
 class RankingResource(SpreadsheetSafeMixin, resources.ModelResource):
-    """Read-only export; `number_formats` maps a field name to the Excel format of its column."""
+    """Read-only export; `number_formats` maps a field name to the Excel format of its column.
+
+    The same declaration drives the streaming writer of scoring.exports: `stream_paths`
+    maps each field to the .values_list() path(s) it reads (a tuple goes through the
+    `stream_<field>(*values)` method), `cell_kinds` to text / int / points / percent and
+    `column_widths` to a width in characters.
+    """
 
     number_formats = {}
+    stream_paths = {}
+    cell_kinds = {}
+    column_widths = {}
+
+    def stream_columns(self):
+        """(header, cell kind, width) of every exported field, in order."""
+        columns = []
+        for field in self.get_export_fields():
+            name = self.get_field_name(field)
+            header = force_str(field.column_name)
+            columns.append((header, self.cell_kinds.get(name, "text"), self.column_widths.get(name, max(10, 2 * len(header) + 2))))
+        return columns
+
+    def stream_rows(self, queryset, chunk_size=2000):
+        """Tuples of cell values in column order, read with one server-side cursor (no model instances)."""
+        names = [self.get_field_name(field) for field in self.get_export_fields()]
+        paths, slots = [], []
+        for name in names:
+            wanted = self.stream_paths[name]
+            wanted = wanted if isinstance(wanted, tuple) else (wanted,)
+            slots.append((name, len(paths), len(wanted), len(wanted) > 1 or hasattr(self, f"stream_{name}")))
+            paths.extend(wanted)
+        for values in queryset.values_list(*paths).iterator(chunk_size=chunk_size):
+            row = []
+            for name, start, count, converted in slots:
+                part = values[start : start + count]
+                row.append(getattr(self, f"stream_{name}")(*part) if converted else part[0])
+            yield row
 
     def to_xlsx(self, queryset, title):
         """The rows as an .xlsx file (bytes), with rates shown as percentages.
@@ -70,6 +105,26 @@ class CountyRankingResource(RankingResource):
     movement = fields.Field(column_name=pgettext_lazy("ranking column", "Change"))
 
     number_formats = {"score": POINTS_FORMAT, "office_rate": PERCENT_FORMAT, "enterprise_mean_rate": PERCENT_FORMAT}
+    stream_paths = {
+        "rank": "rank",
+        "county": "county__name",
+        "score": "score",
+        "office_rate": "office_rate",
+        "enterprise_mean_rate": "enterprise_mean_rate",
+        "enterprises_counted": "enterprises_counted",
+        "movement": ("previous_rank", "rank"),
+    }
+    cell_kinds = {
+        "rank": "int",
+        "score": "points",
+        "office_rate": "percent",
+        "enterprise_mean_rate": "percent",
+        "enterprises_counted": "int",
+    }
+    column_widths = {"county": 22}
+
+    def stream_movement(self, previous_rank, rank):
+        return movement_label(previous_rank, rank)
 
     class Meta:
         model = CountyRanking
@@ -110,6 +165,28 @@ class EnterpriseRankingResource(RankingResource):
     completion = fields.Field(column_name=_("Scored / assigned"))
 
     number_formats = {"points": POINTS_FORMAT, "max_points": POINTS_FORMAT, "score_rate": PERCENT_FORMAT}
+    stream_paths = {
+        "rank_in_city": "rank_in_city",
+        "rank_in_county": "rank_in_county",
+        "enterprise": "enterprise__name",
+        "credit_code": "enterprise__credit_code",
+        "county": "county__name",
+        "points": "points",
+        "max_points": "max_points",
+        "score_rate": "score_rate",
+        "completion": ("scored_count", "assigned_count"),
+    }
+    cell_kinds = {
+        "rank_in_city": "int",
+        "rank_in_county": "int",
+        "points": "points",
+        "max_points": "points",
+        "score_rate": "percent",
+    }
+    column_widths = {"enterprise": 40, "credit_code": 22, "county": 22, "completion": 14}
+
+    def stream_completion(self, scored_count, assigned_count):
+        return f"{scored_count}/{assigned_count}"
 
     class Meta:
         model = EnterpriseRanking

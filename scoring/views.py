@@ -2,25 +2,24 @@
 scoring rule page and the two Excel downloads, all reading scoring.selectors."""
 
 from decimal import Decimal
-from io import BytesIO
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404
-from django.shortcuts import redirect, render
+from django.http import FileResponse, Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from tasks.models import AssignmentState, Indicator
 
-from . import selectors, services
+from . import exports, selectors, services
 from .engine import county_score
 from .forms import ScoringRuleForm
-from .models import ScoringRule, TieMethod
-from .resources import XLSX_CONTENT_TYPE, CountyRankingResource, EnterpriseRankingResource
+from .models import ExportJob, ScoringRule, TieMethod
+from .resources import XLSX_CONTENT_TYPE
 
 ENTERPRISES_PER_PAGE = 50
 
@@ -62,46 +61,77 @@ def rankings(request):
     )
 
 
-def _export_scope(request):
-    """The profile, period and snapshot of an export request; 403 for roles that may not
-    export, 404 for a period or county outside the user's scope or without rankings yet."""
-    profile = selectors.profile_for(request.user)
-    if not selectors.can_export_rankings(profile):
-        raise PermissionDenied(_("Your role cannot download ranking spreadsheets."))
-    period = selectors.period_for(profile, request.GET.get("period"))
-    snapshot = selectors.latest_snapshot(period)
-    if snapshot is None:
-        raise Http404(_("Rankings have not been computed for this period yet."))
-    return profile, period, snapshot
-
-
-def _xlsx_response(content, filename):
+def _export(request, kind):
+    """Stream a sheet in the user's scope, or, from SPREADSHEET_EXPORT_JOB_THRESHOLD rows on,
+    start an export job and show its progress page."""
+    spec = exports.resolve(request.user, kind, request.GET)
+    if spec.total >= exports.job_threshold():
+        job = exports.start_job(request.user, kind, request.GET)
+        return redirect("scoring:export_job", pk=job.pk)
     # FileResponse writes the non-ASCII name as filename*=utf-8''… (RFC 5987 / 6266).
-    return FileResponse(BytesIO(content), as_attachment=True, filename=filename, content_type=XLSX_CONTENT_TYPE)
+    return FileResponse(
+        exports.export_to_tempfile(spec), as_attachment=True, filename=spec.filename, content_type=XLSX_CONTENT_TYPE
+    )
 
 
 @require_GET
 @login_required
 def export_counties(request):
     """The county ranking of the period's latest snapshot as an .xlsx file."""
-    profile, period, snapshot = _export_scope(request)
-    rows = selectors.county_rankings_for(profile, snapshot)
-    title = _("County ranking")
-    content = CountyRankingResource().to_xlsx(rows, title)
-    return _xlsx_response(content, f"{title}_{period.name}.xlsx")
+    return _export(request, ExportJob.Kind.COUNTY_RANKING)
 
 
 @require_GET
 @login_required
 def export_enterprises(request):
     """The enterprise ranking in the user's scope (optionally one county) as an .xlsx file."""
-    profile, period, snapshot = _export_scope(request)
-    county = selectors.county_for(profile, request.GET.get("county"))
-    rows = selectors.enterprise_rankings_for(profile, snapshot, county)
-    title = _("Enterprise ranking")
-    content = EnterpriseRankingResource().to_xlsx(rows, title)
-    scope = county.name if county else (profile.county.name if profile.is_county_office else period.city.name)
-    return _xlsx_response(content, f"{title}_{period.name}_{scope}.xlsx")
+    return _export(request, ExportJob.Kind.ENTERPRISE_RANKING)
+
+
+@require_GET
+@login_required
+def export_matrix(request):
+    """Enterprises × indicators of the period (?cells=points for points instead of states) as an .xlsx file."""
+    return _export(request, ExportJob.Kind.COMPLETION_MATRIX)
+
+
+def _own_job(request, pk):
+    return get_object_or_404(exports.jobs_for(request.user), pk=pk)
+
+
+@require_GET
+@login_required
+def export_job(request, pk):
+    """An export job's progress page; the file is offered once it is ready."""
+    job = _own_job(request, pk)
+    return render(request, "scoring/export_job.html", {"job": job})
+
+
+@require_GET
+@login_required
+def export_job_status(request, pk):
+    """The job's status as JSON, polled by static/js/export_job.js."""
+    job = _own_job(request, pk)
+    return JsonResponse(
+        {
+            "status": job.status,
+            "status_label": str(job.get_status_display()),
+            "progress": job.progress,
+            "finished": job.is_finished,
+            "download_url": reverse("scoring:export_job_download", args=[job.pk]) if job.status == ExportJob.Status.DONE else None,
+            "error": job.error,
+        }
+    )
+
+
+@require_GET
+@login_required
+def export_job_download(request, pk):
+    """The job's file, as an attachment, for its requester only (404 for anyone else)."""
+    job = _own_job(request, pk)
+    if job.status != ExportJob.Status.DONE or not job.file:
+        raise Http404(_("The file is not ready."))
+    return FileResponse(job.file.open("rb"), as_attachment=True, filename=job.filename, content_type=XLSX_CONTENT_TYPE)
 
 
 # --- Explaining a county's score ---------------------------------------------------------

@@ -7,8 +7,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources, widgets
 
-from enterprises.models import Enterprise, Region
-from enterprises.resources import ChoicesWidget, RegionWidget, SpreadsheetSafeMixin, YesNoWidget
+from enterprises.models import Enterprise, Profile, Region
+from enterprises.resources import FORMULA_PREFIXES, ChoicesWidget, RegionWidget, SpreadsheetSafeMixin, YesNoWidget
 
 from .models import Indicator
 
@@ -91,3 +91,26 @@ class IndicatorResource(SpreadsheetSafeMixin, resources.ModelResource):
 
     def get_queryset(self):
         return super().get_queryset().select_related("city")
+
+    def before_import(self, dataset, **kwargs):
+        """Remember the importer's city: staff import only their own city's library."""
+        super().before_import(dataset, **kwargs)
+        user = kwargs.get("user")
+        if user is None or getattr(user, "is_superuser", False):
+            self._import_city_id = None
+        else:
+            profile = Profile.for_user(user)
+            self._import_city_id = getattr(profile.city if profile else None, "pk", 0)
+
+    def validate_instance(self, instance, import_validation_errors=None, validate_unique=True):
+        """The rules of enterprises.imports for the library: the importer's city, no formula-like title."""
+        errors = dict(import_validation_errors or {})
+        city_id = getattr(self, "_import_city_id", None)
+        if instance.city_id and city_id is not None and instance.city_id != city_id:
+            errors.setdefault("city", []).append(gettext("You can only import the task library of your own city."))
+        if force_str(instance.title or "").startswith(FORMULA_PREFIXES):
+            errors.setdefault("title", []).append(
+                gettext("A cell may not start with =, +, - or @ (it could run as a formula).")
+            )
+        super().validate_instance(instance, errors, validate_unique)
+

@@ -59,10 +59,11 @@ def _english(settings):
 
 
 def sheet_rows(response):
+    """The header and data rows (the title row above them is left out) and the sheet."""
     assert response.status_code == 200, response.status_code
     assert response["Content-Type"] == XLSX
     sheet = load_workbook(BytesIO(b"".join(response.streaming_content))).active
-    return [[cell.value for cell in row] for row in sheet.iter_rows()], sheet
+    return [[cell.value for cell in row] for row in sheet.iter_rows(min_row=2)], sheet
 
 
 def test_county_export_has_headers_in_order_and_the_snapshot_figures(client, ranked_world):
@@ -91,8 +92,8 @@ def test_enterprise_export_equals_the_page_rows_with_shared_ranks(client, ranked
         assert cells[3:5] == [row.enterprise.credit_code, row.county.name]
         assert cells[5:7] == [float(row.points), float(row.max_points)]
         assert cells[8] == f"{row.scored_count}/{row.assigned_count}"
-    assert sheet["H2"].number_format == "0.00%"  # the score rate is a number shown as a percentage
-    assert sheet["H2"].value == 1
+    assert sheet["H3"].number_format == "0.00%"  # the score rate is a number shown as a percentage
+    assert sheet["H3"].value == 1
 
 
 def test_export_is_an_attachment_with_a_chinese_filename(client, ranked_world):
@@ -149,7 +150,7 @@ def test_formula_like_names_are_exported_as_text(client, ranked_world, name):
     Enterprise.objects.filter(pk=w.enterprises[0].pk).update(name=name)
     client.force_login(w.city_user)
     rows, sheet = sheet_rows(client.get(ENTERPRISES_URL))
-    cells = [row[2] for row in sheet.iter_rows(min_row=2)]
+    cells = [row[2] for row in sheet.iter_rows(min_row=3)]
     cell = next(c for c in cells if c.value.endswith(name))
     assert cell.value == "'" + name
     assert cell.data_type == "s"
@@ -184,3 +185,56 @@ def test_movement_column_shows_arrows(client, ranked_world, assignment_of):
     rows, _sheet = sheet_rows(client.get(COUNTIES_URL))
     assert [(r[1], r[-1]) for r in rows[1:]] == [("云龙区", "↑1"), ("鼓楼区", "↓1")]
     assert EnterpriseRanking.objects.count() == 8  # two snapshots of four enterprises
+
+
+# -- the sheet's layout, the completion matrix ---------------------------------------------
+
+
+def workbook_of(response):
+    assert response.status_code == 200, response.status_code
+    return load_workbook(BytesIO(b"".join(response.streaming_content))).active
+
+
+def test_sheet_has_a_title_row_a_frozen_header_and_an_auto_filter(client, ranked_world):
+    w = ranked_world
+    client.force_login(w.city_user)
+    sheet = workbook_of(client.get(ENTERPRISES_URL, {"period": w.period.pk}))
+    title = sheet["A1"].value
+    assert "Enterprise ranking" in title and "2026年度" in title and "徐州市" in title and "generated" in title
+    assert sheet.freeze_panes == "A3"
+    assert sheet.auto_filter.ref == "A2:I6"
+    assert sheet.column_dimensions["C"].width >= 30  # the enterprise name is readable
+
+
+def test_completion_matrix_has_a_cell_per_enterprise_and_indicator(client, ranked_world, assignment_of):
+    w = ranked_world
+    client.force_login(w.city_user)
+    sheet = workbook_of(client.get(reverse("scoring:export_matrix"), {"period": w.period.pk}))
+    rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=2)]
+    assert rows[0] == [
+        "Unified social credit code", "Enterprise name", "County-level unit",
+        f"{w.ind.code} {w.ind.title}", "Points", "Scored / assigned",
+    ]
+    by_name = {r[1]: r for r in rows[1:]}
+    assert len(by_name) == 4
+    assert by_name[w.enterprises[0].name][3:] == ["Scored", 8, "1/1"]
+    assert by_name[w.enterprises[3].name][3:] == ["Not submitted", 0, "0/1"]
+    sheet = workbook_of(client.get(reverse("scoring:export_matrix"), {"period": w.period.pk, "cells": "points"}))
+    points = {r[1].value: r[3].value for r in sheet.iter_rows(min_row=3)}
+    assert points[w.enterprises[0].name] == 8 and points[w.enterprises[3].name] is None
+
+
+def test_county_office_matrix_holds_only_its_county_and_other_county_is_404(client, ranked_world):
+    w = ranked_world
+    client.force_login(w.county_users[0])
+    sheet = workbook_of(client.get(reverse("scoring:export_matrix")))
+    assert sorted(r[1].value for r in sheet.iter_rows(min_row=3)) == sorted(e.name for e in w.enterprises[:2])
+    assert client.get(reverse("scoring:export_matrix"), {"county": w.counties[1].pk}).status_code == 404
+    client.force_login(w.liaisons[0])
+    assert client.get(reverse("scoring:export_matrix")).status_code == 403
+
+
+def test_matrix_query_count_does_not_grow_with_rows(client, ranked_world, django_assert_max_num_queries):
+    client.force_login(ranked_world.city_user)
+    with django_assert_max_num_queries(9):
+        assert client.get(reverse("scoring:export_matrix")).status_code == 200

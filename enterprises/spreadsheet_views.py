@@ -1,0 +1,133 @@
+"""The city office's spreadsheet page: templates, upload → preview (dry run) → confirm, and
+the export links. The rules are in enterprises.imports and scoring.exports."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from scoring import selectors
+from scoring.resources import XLSX_CONTENT_TYPE
+
+from . import imports
+
+
+def _office(request):
+    """The profile of a reform office user; 403 for everyone else (liaisons, observers)."""
+    profile = selectors.profile_for(request.user)
+    if not (profile.is_city_office or profile.is_county_office):
+        raise PermissionDenied(_("Only reform offices can use spreadsheets."))
+    return profile
+
+
+def _importer(request, kind):
+    _office(request)
+    try:
+        return imports.importer_for(request.user, kind)
+    except LookupError:
+        raise Http404(_("No such kind of sheet.")) from None
+
+
+def _index_context(request, profile):
+    period = selectors.period_for(profile, request.GET.get("period"))
+    return {
+        "profile": profile,
+        "period": period,
+        "periods": selectors.periods_for(profile) if profile.city else [],
+        "counties": list(selectors.counties_for(profile).order_by("order", "code")),
+        "kinds": [imports.importer_for(request.user, kind) for kind in imports.KINDS] if profile.is_city_office else [],
+        "max_rows": imports.MAX_ROWS,
+    }
+
+
+@require_GET
+@login_required
+def index(request):
+    """Import cards (city office) and export links (city and county offices)."""
+    profile = _office(request)
+    return render(request, "spreadsheets/index.html", _index_context(request, profile))
+
+
+@require_GET
+@login_required
+def template(request, kind):
+    """The .xlsx template of a kind of sheet: its headers and an example row."""
+    importer = _importer(request, kind)
+    response = HttpResponse(imports.template_workbook(request.user, kind), content_type=XLSX_CONTENT_TYPE)
+    filename = _("%(kind)s template") % {"kind": importer.title}
+    response["Content-Disposition"] = content_disposition_header(True, f"{filename}.xlsx")
+    return response
+
+
+@require_POST
+@login_required
+def upload(request, kind):
+    """Keep the uploaded sheet under a generated name and show its dry run."""
+    _importer(request, kind)
+    uploaded = request.FILES.get("file")
+    error = None
+    if uploaded is None:
+        error = _("Choose a file to upload.")
+    else:
+        try:
+            stored = imports.store_upload(request.user, uploaded)
+        except imports.SpreadsheetRejected as rejected:
+            error = rejected.message
+    if error:
+        context = _index_context(request, selectors.profile_for(request.user))
+        context.update(upload_error=error, upload_kind=kind)
+        return render(request, "spreadsheets/index.html", context, status=400)
+    return redirect("spreadsheets:preview", kind=kind, token=stored.token)
+
+
+def _render_preview(request, importer, token, preview=None, rejected=None, refused=False, status=200):
+    return render(
+        request,
+        "spreadsheets/preview.html",
+        {"importer": importer, "token": token, "preview": preview, "rejected": rejected, "refused": refused},
+        status=status,
+    )
+
+
+@require_GET
+@login_required
+def preview(request, kind, token):
+    """The dry run: rows to create, update and leave unchanged, and every bad row with its reason."""
+    importer = _importer(request, kind)
+    stored = imports.upload_for(request.user, token)
+    if stored is None:
+        raise Http404(_("This upload is gone. Upload the file again."))
+    try:
+        result = imports.preview_import(request.user, kind, stored.path)
+    except imports.SpreadsheetRejected as rejected:
+        imports.discard_upload(request.user, token)
+        return _render_preview(request, importer, token, rejected=rejected, status=400)
+    return _render_preview(request, importer, token, preview=result, status=200 if result.ok else 400)
+
+
+@require_POST
+@login_required
+def confirm(request, kind, token):
+    """Apply the previewed sheet in one transaction; refused (nothing changed) if any row is bad."""
+    importer = _importer(request, kind)
+    stored = imports.upload_for(request.user, token)
+    if stored is None:
+        raise Http404(_("This upload is gone. Upload the file again."))
+    try:
+        result = imports.apply_import(request.user, kind, stored.path)
+    except imports.SpreadsheetRejected as rejected:
+        imports.discard_upload(request.user, token)
+        return _render_preview(request, importer, token, rejected=rejected, status=400)
+    except imports.ImportRefused as refused:
+        return _render_preview(request, importer, token, preview=refused.preview, refused=True, status=400)
+    imports.discard_upload(request.user, token)
+    messages.success(
+        request,
+        _("Imported: %(created)s created, %(updated)s updated, %(unchanged)s unchanged.")
+        % {"created": result.created, "updated": result.updated, "unchanged": result.unchanged},
+    )
+    return redirect("spreadsheets:index")

@@ -1,0 +1,415 @@
+"""The offices' ranking and completion spreadsheets, written by a streaming .xlsx writer.
+
+Rows are read with .values_list().iterator(chunk_size) and written by XlsxWriter in
+constant_memory mode, so a province's 100,000 rows take a constant number of queries and
+little memory. What a sheet holds is declared by the resources of scoring.resources; who
+may see which rows is decided by scoring.selectors, as for the rankings page.
+
+An export of `SPREADSHEET_EXPORT_JOB_THRESHOLD` rows or more (default 10,000) runs as an
+ExportJob in Celery: start_job() records it and enqueues scoring.tasks.run_export_job.
+"""
+
+import logging
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Callable
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.core.files import File
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.http import Http404
+from django.utils import timezone
+from django.utils.encoding import force_str
+from django.utils.translation import gettext as _
+
+from enterprises.models import Enterprise, Profile
+from enterprises.resources import spreadsheet_safe
+from tasks.models import Assignment, AssignmentState, Indicator
+
+from . import selectors
+from .models_exports import ExportJob
+from .resources import CountyRankingResource, EnterpriseRankingResource
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE = 2000
+KINDS = tuple(ExportJob.Kind.values)
+
+
+def job_threshold():
+    return getattr(settings, "SPREADSHEET_EXPORT_JOB_THRESHOLD", 10_000)
+
+
+@dataclass
+class ExportSpec:
+    """One sheet to write: its title row, columns (header, kind, width), rows and file name."""
+
+    kind: str
+    title: str
+    title_line: str
+    filename: str
+    columns: list
+    rows: Callable  # () -> iterator of row lists
+    total: int = 0
+
+
+# -- the writer ----------------------------------------------------------------------------
+#
+# A minimal SpreadsheetML (.xlsx) writer that streams the sheet's XML straight into the zip:
+# constant memory, and about three times faster than XlsxWriter's constant_memory mode at
+# 100,000 rows (bench/exports.py, variant b0), because a cell is one f-string, not a method
+# chain. Cells are inline strings and plain numbers; styles are a fixed table.
+
+MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+XML_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+
+# cellXfs indexes of STYLES below: 0 plain, 1 title, 2 header, 3 integer, 4 points, 5 percent.
+STYLE_OF_KIND = {"int": 3, "points": 4, "percent": 5}
+STYLES = (
+    XML_HEAD + f'<styleSheet xmlns="{MAIN_NS}">'
+    '<fonts count="3"><font><sz val="11"/><name val="Calibri"/></font>'
+    '<font><b/><sz val="11"/><name val="Calibri"/></font>'
+    '<font><b/><sz val="13"/><name val="Calibri"/></font></fonts>'
+    '<fills count="3"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill>'
+    '<fill><patternFill patternType="solid"><fgColor rgb="FFF3E3E1"/><bgColor indexed="64"/></patternFill></fill></fills>'
+    '<borders count="2"><border><left/><right/><top/><bottom/><diagonal/></border>'
+    '<border><left/><right/><top/><bottom style="thin"><color auto="1"/></bottom><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    '<cellXfs count="6"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<xf numFmtId="0" fontId="2" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
+    '<xf numFmtId="0" fontId="1" fillId="2" borderId="1" xfId="0" applyFont="1" applyFill="1" applyBorder="1" '
+    'applyAlignment="1"><alignment vertical="center" wrapText="1"/></xf>'
+    '<xf numFmtId="1" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="2" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="10" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>'
+    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>'
+)
+CONTENT_TYPES = (
+    XML_HEAD + '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    '<Override PartName="/xl/worksheets/sheet1.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+    '<Override PartName="/xl/styles.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/></Types>'
+)
+ROOT_RELS = (
+    XML_HEAD + f'<Relationships xmlns="{PKG_REL_NS}"><Relationship Id="rId1" '
+    'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" '
+    'Target="xl/workbook.xml"/></Relationships>'
+)
+WORKBOOK_RELS = (
+    XML_HEAD + f'<Relationships xmlns="{PKG_REL_NS}">'
+    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
+    'Target="worksheets/sheet1.xml"/>'
+    '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" '
+    'Target="styles.xml"/></Relationships>'
+)
+
+
+def column_letter(index):
+    """0 → A, 25 → Z, 26 → AA."""
+    letters = ""
+    index += 1
+    while index:
+        index, remainder = divmod(index - 1, 26)
+        letters = chr(65 + remainder) + letters
+    return letters
+
+
+def _xml_text(value):
+    if "&" in value or "<" in value or ">" in value:
+        value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return value
+
+
+def _text_cell(ref, value, style=0):
+    text = _xml_text(_cell_text(value))
+    space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
+    style_attr = f' s="{style}"' if style else ""
+    return f'<c r="{ref}"{style_attr} t="inlineStr"><is><t{space}>{text}</t></is></c>'
+
+
+def write_xlsx(target, spec, progress=None):
+    """Write the spec as an .xlsx to `target` (a path or a binary file); returns the row count.
+
+    Title row (title, period, scope, time), then a frozen header row with an auto-filter.
+    Text is escaped with spreadsheet_safe() and always written as text, never as a formula.
+    `progress(rows_written)` is called every CHUNK_SIZE rows.
+    """
+    letters = [column_letter(i) for i in range(max(len(spec.columns), 1))]
+    styles = [STYLE_OF_KIND.get(kind, 0) for _h, kind, _w in spec.columns]
+    number_types = (int, float, Decimal)
+    cols = "".join(
+        f'<col min="{i + 1}" max="{i + 1}" width="{width}" customWidth="1"/>' for i, (_h, _k, width) in enumerate(spec.columns)
+    )
+    rows_written = 0
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=3) as archive:
+        with archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as raw:
+            raw.write(
+                (
+                    XML_HEAD + f'<worksheet xmlns="{MAIN_NS}" xmlns:r="{REL_NS}">'
+                    '<sheetViews><sheetView workbookViewId="0">'
+                    '<pane ySplit="2" topLeftCell="A3" activePane="bottomLeft" state="frozen"/>'
+                    '<selection pane="bottomLeft" activeCell="A3" sqref="A3"/></sheetView></sheetViews>'
+                    '<sheetFormatPr defaultRowHeight="15"/>'
+                    + (f"<cols>{cols}</cols>" if cols else "")
+                    + "<sheetData>"
+                    + f'<row r="1">{_text_cell("A1", spec.title_line, 1)}</row>'
+                    + '<row r="2">'
+                    + "".join(_text_cell(f"{letters[i]}2", header, 2) for i, (header, _k, _w) in enumerate(spec.columns))
+                    + "</row>"
+                ).encode()
+            )
+            buffer = []
+            number = 2
+            for number, row in enumerate(spec.rows(), start=3):
+                cells = [f'<row r="{number}">']
+                for col, value in enumerate(row):
+                    if value is None or value == "":
+                        continue
+                    if isinstance(value, str):
+                        cells.append(_text_cell(f"{letters[col]}{number}", value))
+                    elif isinstance(value, number_types) and not isinstance(value, bool):
+                        style = styles[col]
+                        style_attr = f' s="{style}"' if style else ""
+                        cells.append(f'<c r="{letters[col]}{number}"{style_attr}><v>{value}</v></c>')
+                    else:
+                        cells.append(_text_cell(f"{letters[col]}{number}", force_str(value)))
+                cells.append("</row>")
+                buffer.append("".join(cells))
+                if len(buffer) >= 1000:
+                    raw.write("".join(buffer).encode())
+                    buffer.clear()
+                rows_written = number - 2
+                if progress is not None and rows_written % CHUNK_SIZE == 0:
+                    progress(rows_written)
+            last = f"{letters[len(spec.columns) - 1]}{max(number, 2)}"
+            buffer.append(f'</sheetData><autoFilter ref="A2:{last}"/>')
+            buffer.append('<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>')
+            buffer.append("</worksheet>")
+            raw.write("".join(buffer).encode())
+        sheet_name = _xml_text(_sheet_name(spec.title)).replace('"', "&quot;")
+        quoted = "'" + _sheet_name(spec.title).replace("'", "''") + "'"
+        archive.writestr("[Content_Types].xml", CONTENT_TYPES)
+        archive.writestr("_rels/.rels", ROOT_RELS)
+        archive.writestr("xl/_rels/workbook.xml.rels", WORKBOOK_RELS)
+        archive.writestr("xl/styles.xml", STYLES)
+        archive.writestr(
+            "xl/workbook.xml",
+            XML_HEAD + f'<workbook xmlns="{MAIN_NS}" xmlns:r="{REL_NS}"><bookViews><workbookView/></bookViews>'
+            f'<sheets><sheet name="{sheet_name}" sheetId="1" r:id="rId1"/></sheets>'
+            f'<definedNames><definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">'
+            f"{_xml_text(quoted)}!$A$2:${letters[len(spec.columns) - 1]}${max(number, 2)}</definedName></definedNames>"
+            "</workbook>",
+        )
+    return rows_written
+
+
+_FORMULA_FIRST = frozenset("=+-@\t\r")
+
+
+def _cell_text(value):
+    """spreadsheet_safe(), with a fast path for the usual printable, formula-free text."""
+    if value.isprintable() and value[0] not in _FORMULA_FIRST:
+        return value
+    return spreadsheet_safe(value)
+
+
+def _sheet_name(title):
+    name = "".join(ch for ch in force_str(title) if ch not in "[]:*?/\\")
+    return name[:31] or "Sheet1"
+
+
+# -- what each kind of sheet holds ---------------------------------------------------------
+
+
+def _title_line(title, period, scope):
+    return _("%(title)s · %(period)s · %(scope)s · generated %(time)s") % {
+        "title": title,
+        "period": period.name,
+        "scope": scope,
+        "time": timezone.localtime().strftime("%Y-%m-%d %H:%M"),
+    }
+
+
+def resolve(user, kind, params):
+    """The spec of an export for the user: 403 for roles that may not export, 404 for a period,
+    county or ranking outside the user's scope or not computed yet."""
+    profile = selectors.profile_for(user)
+    if not selectors.can_export_rankings(profile):
+        raise PermissionDenied(_("Your role cannot download ranking spreadsheets."))
+    if kind not in KINDS:
+        raise Http404(_("No such export."))
+    period = selectors.period_for(profile, params.get("period"))
+    county = selectors.county_for(profile, params.get("county"))
+    scope = county.name if county else (profile.county.name if profile.is_county_office else profile.city.name)
+    if kind == ExportJob.Kind.COMPLETION_MATRIX:
+        if period is None:
+            raise Http404(_("There is no assessment period yet."))
+        return _matrix_spec(user, profile, period, county, scope, params.get("cells") == "points")
+    snapshot = selectors.latest_snapshot(period)
+    if snapshot is None:
+        raise Http404(_("Rankings have not been computed for this period yet."))
+    if kind == ExportJob.Kind.COUNTY_RANKING:
+        resource = CountyRankingResource()
+        queryset = selectors.county_rankings_for(profile, snapshot)
+        title = _("County ranking")
+        filename = f"{title}_{period.name}.xlsx"
+        scope = period.city.name
+    else:
+        resource = EnterpriseRankingResource()
+        queryset = selectors.enterprise_rankings_for(profile, snapshot, county)
+        title = _("Enterprise ranking")
+        filename = f"{title}_{period.name}_{scope}.xlsx"
+    # values_list() reads plain columns: the page's annotations and joins are not needed.
+    queryset = queryset.select_related(None)
+    return ExportSpec(
+        kind=kind,
+        title=title,
+        title_line=_title_line(title, period, scope),
+        filename=filename,
+        columns=resource.stream_columns(),
+        rows=lambda: resource.stream_rows(queryset, CHUNK_SIZE),
+        total=queryset.count(),
+    )
+
+
+def _matrix_spec(user, profile, period, county, scope, points):
+    """Enterprises × indicators of the period, each cell the task's state (or its points)."""
+    indicators = list(
+        Indicator.objects.filter(city=period.city, target=Indicator.Target.ENTERPRISE)
+        .filter(Exists(Assignment.objects.filter(period=period, indicator=OuterRef("pk"))))
+        .order_by("order", "code")
+        .values_list("pk", "code", "title")
+    )
+    assignments = (
+        Assignment.objects.filter(period=period, enterprise__isnull=False)
+        .filter(profile.scope_q(enterprise="enterprise", county="county"))
+        .order_by("county__order", "enterprise__name", "enterprise_id")
+    )
+    enterprises = Enterprise.objects.filter(profile.scope_q(enterprise="", county="county"))
+    if county is not None:
+        assignments = assignments.filter(county=county)
+        enterprises = enterprises.filter(county=county)
+    columns = [
+        (_("Unified social credit code"), "text", 22),
+        (_("Enterprise name"), "text", 40),
+        (_("County-level unit"), "text", 16),
+    ]
+    columns += [(f"{code} {title}", "points" if points else "text", 16) for _pk, code, title in indicators]
+    columns += [(_("Points"), "points", 10), (_("Scored / assigned"), "text", 14)]
+    position = {pk: index for index, (pk, _code, _title) in enumerate(indicators)}
+    labels = {value: force_str(label) for value, label in AssignmentState.choices}
+
+    def rows():
+        current, row, total, scored, assigned = None, None, Decimal(0), 0, 0
+        values = assignments.values_list(
+            "enterprise_id", "enterprise__credit_code", "enterprise__name", "county__name", "indicator_id", "state", "points"
+        ).iterator(chunk_size=CHUNK_SIZE)
+        for enterprise_id, code, name, county_name, indicator_id, state, awarded in values:
+            if enterprise_id != current:
+                if row is not None:
+                    yield row + [total, f"{scored}/{assigned}"]
+                current, row, total, scored, assigned = enterprise_id, [code, name, county_name] + [None] * len(indicators), Decimal(0), 0, 0
+            assigned += 1
+            if state == AssignmentState.SCORED:
+                scored += 1
+                total += awarded or 0
+            index = position.get(indicator_id)
+            if index is not None:
+                row[3 + index] = (awarded if state == AssignmentState.SCORED else None) if points else labels.get(state, state)
+        if row is not None:
+            yield row + [total, f"{scored}/{assigned}"]
+
+    title = _("Completion matrix")
+    return ExportSpec(
+        kind=ExportJob.Kind.COMPLETION_MATRIX,
+        title=title,
+        title_line=_title_line(title, period, scope),
+        filename=f"{title}_{period.name}_{scope}.xlsx",
+        columns=columns,
+        rows=rows,
+        total=enterprises.count(),
+    )
+
+
+def export_to_tempfile(spec):
+    """The spec written to an anonymous temporary file, rewound for reading."""
+    out = tempfile.TemporaryFile(suffix=".xlsx")
+    write_xlsx(out, spec)
+    out.seek(0)
+    return out
+
+
+# -- jobs ----------------------------------------------------------------------------------
+
+
+def clean_params(params):
+    """Only the parameters an export reads, as strings (they are stored as JSON)."""
+    return {key: str(params[key]) for key in ("period", "county", "cells") if params.get(key) not in (None, "")}
+
+
+def start_job(user, kind, params):
+    """Record an export job for the user and enqueue it once the record is committed."""
+    from .tasks import run_export_job
+
+    job = ExportJob.objects.create(requester=user, kind=kind, params=clean_params(params))
+    transaction.on_commit(lambda: run_export_job.delay(job.pk))
+    return job
+
+
+def run_job(job_id):
+    """Write a job's file, updating its progress; the requester's scope is checked again now."""
+    job = ExportJob.objects.select_related("requester").filter(pk=job_id).first()
+    if job is None or job.status == ExportJob.Status.DONE:
+        return job
+    ExportJob.objects.filter(pk=job.pk).update(status=ExportJob.Status.RUNNING, progress=0, error="")
+    try:
+        spec = resolve(job.requester, job.kind, job.params)
+        total = max(spec.total, 1)
+        last = {"percent": 0}
+
+        def progress(rows_written):
+            # Only whole steps of 5 %: a bounded number of updates whatever the size.
+            percent = min(99, rows_written * 100 // total // 5 * 5)
+            if percent > last["percent"]:
+                last["percent"] = percent
+                ExportJob.objects.filter(pk=job.pk).update(progress=percent)
+
+        with tempfile.TemporaryFile(suffix=".xlsx") as out:
+            rows = write_xlsx(out, spec, progress)
+            out.seek(0)
+            job.file.save("export.xlsx", File(out), save=False)
+        job.filename = spec.filename
+        job.row_count = rows
+        job.status = ExportJob.Status.DONE
+        job.progress = 100
+        job.finished_at = timezone.now()
+        job.save(update_fields=["file", "filename", "row_count", "status", "progress", "finished_at"])
+    except (PermissionDenied, Http404) as error:
+        _fail(job, str(error) or _("You may no longer export this sheet."))
+    except Exception as error:  # noqa: BLE001 - recorded on the job, then re-raised for the log
+        _fail(job, _("The export failed. Please try again."))
+        logger.exception("export job %s failed", job.pk)
+        raise error
+    return job
+
+
+def _fail(job, message):
+    ExportJob.objects.filter(pk=job.pk).update(status=ExportJob.Status.FAILED, error=message, finished_at=timezone.now())
+
+
+def jobs_for(user):
+    """The user's own export jobs: everyone else's do not exist for them."""
+    if Profile.for_user(user) is None:
+        return ExportJob.objects.none()
+    return ExportJob.objects.filter(requester=user)

@@ -17,6 +17,7 @@ way it is one transaction: readers see the previous state until it commits.
 
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Avg, Count, DecimalField, Q, Sum, Value
 from django.db.models.functions import Coalesce
@@ -198,9 +199,17 @@ def _previous_of(snapshot):
 
 
 def _lock_period(period):
-    # One ranking job per period at a time: each sees the true previous snapshot and the
-    # pending requests it takes are not taken twice.
-    Period.objects.select_for_update().filter(pk=period.pk).first()
+    """One ranking job per period at a time: each sees the true previous snapshot and the
+    pending requests it takes are not taken twice.
+
+    FOR NO KEY UPDATE, not FOR UPDATE: scores insert RecomputeRequest rows whose foreign
+    key takes FOR KEY SHARE on the period, and must not wait for a running job. On
+    Postgres the job also gets enough memory to sort a province's rows without disk.
+    """
+    Period.objects.select_for_update(no_key=True).filter(pk=period.pk).first()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('work_mem', %s, true)", [settings.RANKING_WORK_MEM])
 
 
 def _new_snapshot(period, rule, trigger, previous):

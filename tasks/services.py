@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from enterprises.models import Profile
+from notices.services import notify_checkin_event
 
 from . import workflow
 from .evidence import inspect_upload, validate_upload_count
@@ -95,7 +96,7 @@ def _create_version(user, profile, assignment, description, inspected, stored):
         evidence.file.save(name, upload, save=False)
         stored.append(evidence.file)
         evidence.save()
-    ReviewEvent.objects.create(
+    event = ReviewEvent.objects.create(
         checkin=checkin,
         action=ReviewEvent.Action.SUBMIT,
         actor=user,
@@ -104,6 +105,7 @@ def _create_version(user, profile, assignment, description, inspected, stored):
         to_state=state,
         comment="",
     )
+    notify_checkin_event(event)
     assignment.state = state
     assignment.points = None
     assignment.save(update_fields=["state", "points", "updated_at"])
@@ -140,7 +142,7 @@ def _transition(user, checkin, action, clean_input):
         Assignment.objects.filter(pk=checkin.assignment_id).update(
             state=transition.to_state, points=checkin.points, updated_at=timezone.now()
         )
-        ReviewEvent.objects.create(
+        event = ReviewEvent.objects.create(
             checkin=checkin,
             action=action,
             actor=user,
@@ -150,6 +152,7 @@ def _transition(user, checkin, action, clean_input):
             comment=comment,
             points=points,
         )
+        notify_checkin_event(event)
         if action in (ReviewEvent.Action.SCORE, ReviewEvent.Action.REOPEN):
             # Rankings depend on awarded points: recorded here, applied after commit.
             from scoring.jobs import mark_rankings_changed

@@ -1,0 +1,52 @@
+from django.contrib import admin
+
+from .models import ExampleCase, Need, NeedMessage, Notice, NoticeAttachment, Notification
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["recipient", "kind", "text", "created_at", "read_at"]
+    list_filter = ["kind"]
+    list_select_related = ["recipient"]
+    search_fields = ["recipient__username", "text"]
+    raw_id_fields = ["recipient"]
+
+
+class NoticeAttachmentInline(admin.TabularInline):
+    model = NoticeAttachment
+    extra = 0
+    fields = ["original_name", "size", "content_type"]
+    readonly_fields = fields
+
+
+@admin.register(Notice)
+class NoticeAdmin(admin.ModelAdmin):
+    list_display = ["title", "sender_region", "audience", "published_at"]
+    list_filter = ["audience"]
+    list_select_related = ["sender_region"]
+    search_fields = ["title"]
+    raw_id_fields = ["sender"]
+    inlines = [NoticeAttachmentInline]
+
+
+class NeedMessageInline(admin.TabularInline):
+    model = NeedMessage
+    extra = 0
+    fields = ["at", "action", "author", "from_state", "to_state", "text"]
+    readonly_fields = fields
+
+
+@admin.register(Need)
+class NeedAdmin(admin.ModelAdmin):
+    list_display = ["enterprise", "county", "category", "state", "created_at"]
+    list_filter = ["state", "category"]
+    list_select_related = ["enterprise", "county"]
+    raw_id_fields = ["enterprise", "reporter"]
+    inlines = [NeedMessageInline]
+
+
+@admin.register(ExampleCase)
+class ExampleCaseAdmin(admin.ModelAdmin):
+    list_display = ["title", "category", "is_public_evidence", "created_at"]
+    list_filter = ["category", "is_public_evidence"]
+    raw_id_fields = ["checkin", "marked_by"]

@@ -1,0 +1,366 @@
+"""The channel pages: notifications, notices, needs and good-practice cases. Each view
+reads its input, looks objects up through visible_to() (404 outside the user's scope),
+calls one service and renders; services raise PermissionDenied (403) and WorkflowError
+(409) themselves, a ValidationError re-renders the form with status 400."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from enterprises.models import Profile
+from tasks import selectors as task_selectors
+from tasks.models import Evidence, Indicator
+
+from . import selectors, services
+from .forms import ExampleCaseForm, NeedForm, NeedReplyForm, NoticeForm
+from .models import NeedState, Notice, NoticeAttachment, Notification
+
+PAGE_SIZE = 50
+
+
+def _page(request, queryset):
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def _messages_of(error):
+    return list(getattr(error, "messages", None) or [str(error)])
+
+
+def _form_errors(form):
+    return [e for errors in form.errors.values() for e in errors]
+
+
+def _file_response(field_file, name, content_type):
+    try:
+        handle = field_file.open("rb")
+    except (FileNotFoundError, ValueError):
+        raise Http404(_("The file is missing from storage.")) from None
+    response = FileResponse(handle, as_attachment=True, filename=name, content_type=content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# --- Notifications ------------------------------------------------------------------
+
+
+@require_safe
+@login_required
+def notification_list(request):
+    return render(
+        request,
+        "notices/notification_list.html",
+        {"page_obj": _page(request, selectors.notifications_for(request.user))},
+    )
+
+
+@require_POST
+@login_required
+def mark_all_read(request):
+    services.mark_all_read(request.user)
+    messages.success(request, _("All notifications are marked read."))
+    return redirect("notices:notification_list")
+
+
+def _is_local_path(link):
+    return (
+        bool(link)
+        and link.startswith("/")
+        and not link.startswith("//")
+        and "\\" not in link
+        and url_has_allowed_host_and_scheme(link, allowed_hosts=None)
+    )
+
+
+@require_safe
+@login_required
+def notification_open(request, pk):
+    try:
+        notification = services.open_notification(request.user, pk)
+    except Notification.DoesNotExist:
+        raise Http404(_("No such notification.")) from None
+    if _is_local_path(notification.link):
+        return redirect(notification.link)
+    return redirect("notices:notification_list")
+
+
+# --- Notices ------------------------------------------------------------------------
+
+
+@require_safe
+@login_required
+def notice_list(request):
+    profile = Profile.for_user(request.user)
+    return render(
+        request,
+        "notices/notice_list.html",
+        {
+            "page_obj": _page(request, selectors.notices_for(request.user)),
+            "may_publish": profile is not None and (profile.is_city_office or profile.is_county_office),
+        },
+    )
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@login_required
+def notice_create(request):
+    profile = Profile.for_user(request.user)
+    if profile is None or not (profile.is_city_office or profile.is_county_office):
+        raise PermissionDenied(_("Only reform offices publish notices."))
+    if request.method != "POST":
+        form = NoticeForm(profile=profile, initial={"audience": Notice.Audience.CITY})
+        return render(request, "notices/notice_form.html", {"form": form})
+    form = NoticeForm(request.POST, request.FILES, profile=profile)
+    try:
+        if not form.is_valid():
+            raise ValidationError(_form_errors(form))
+        data = form.cleaned_data
+        notice = services.publish_notice(
+            request.user,
+            data["title"],
+            data["body"],
+            data.get("audience", ""),
+            data.get("target_county"),
+            data.get("target_size", ""),
+            data["files"],
+        )
+    except ValidationError as error:
+        return render(
+            request, "notices/notice_form.html", {"form": form, "errors": _messages_of(error)}, status=400
+        )
+    messages.success(request, _("Notice published: %(title)s") % {"title": notice.title})
+    return redirect("notices:notice_readers", pk=notice.pk)
+
+
+@require_safe
+@login_required
+def notice_detail(request, pk):
+    notice = selectors.notice_for_detail(request.user, pk)
+    services.record_notice_read(request.user, notice)
+    return render(
+        request,
+        "notices/notice_detail.html",
+        {
+            "notice": notice,
+            "attachments": list(notice.attachments.all()),
+            "may_see_readers": services.may_see_readers(request.user, notice),
+        },
+    )
+
+
+@require_safe
+@login_required
+def notice_readers(request, pk):
+    notice = selectors.notice_for_detail(request.user, pk)
+    if not services.may_see_readers(request.user, notice):
+        raise PermissionDenied(_("Only the office that published a notice sees who has read it."))
+    show = request.GET.get("show", "")
+    if show not in ("", "read", "unread"):
+        show = ""
+    readers, total, read = selectors.notice_readers(notice, show)
+    return render(
+        request,
+        "notices/notice_readers.html",
+        {
+            "notice": notice,
+            "page_obj": _page(request, readers),
+            "total": total,
+            "read": read,
+            "unread": total - read,
+            "show": show,
+        },
+    )
+
+
+@require_safe
+@login_required
+def notice_attachment(request, pk):
+    try:
+        attachment = NoticeAttachment.objects.get(
+            pk=pk, notice__in=Notice.objects.visible_to(request.user).values("pk")
+        )
+    except NoticeAttachment.DoesNotExist:
+        raise Http404(_("No such file.")) from None
+    return _file_response(attachment.file, attachment.original_name, attachment.content_type)
+
+
+# --- Needs --------------------------------------------------------------------------
+
+
+@require_safe
+@login_required
+def need_list(request):
+    profile = Profile.for_user(request.user)
+    state = request.GET.get("state", "")
+    if state not in NeedState.values:
+        state = ""
+    return render(
+        request,
+        "notices/need_list.html",
+        {
+            "page_obj": _page(request, selectors.needs_for(request.user, state)),
+            "states": NeedState.choices,
+            "state": state,
+            "may_report": profile is not None and profile.is_liaison,
+        },
+    )
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@login_required
+def need_create(request):
+    profile = Profile.for_user(request.user)
+    if profile is None or not profile.is_liaison:
+        raise PermissionDenied(_("Only enterprise liaisons report needs."))
+    if request.method != "POST":
+        return render(request, "notices/need_form.html", {"form": NeedForm()})
+    form = NeedForm(request.POST, request.FILES)
+    try:
+        if not form.is_valid():
+            raise ValidationError(_form_errors(form))
+        need = services.report_need(
+            request.user, form.cleaned_data["category"], form.cleaned_data["text"], form.cleaned_data["attachment"]
+        )
+    except ValidationError as error:
+        return render(request, "notices/need_form.html", {"form": form, "errors": _messages_of(error)}, status=400)
+    messages.success(request, _("Your need was sent to the county office."))
+    return redirect("notices:need_detail", pk=need.pk)
+
+
+def _render_need(request, need, form=None, errors=None, status=200):
+    profile = Profile.for_user(request.user)
+    return render(
+        request,
+        "notices/need_detail.html",
+        {
+            "need": need,
+            "thread": selectors.need_thread(need),
+            "actions": services.need_actions_for(profile, need),
+            "form": form or NeedReplyForm(),
+            "errors": errors or [],
+        },
+        status=status,
+    )
+
+
+@require_safe
+@login_required
+def need_detail(request, pk):
+    return _render_need(request, selectors.need_for_detail(request.user, pk))
+
+
+def _need_action(request, pk, call, success_message):
+    need = selectors.need_for_detail(request.user, pk)
+    form = NeedReplyForm(request.POST)
+    form.is_valid()
+    try:
+        call(request.user, need, form.cleaned_data.get("text", ""))
+    except ValidationError as error:
+        return _render_need(request, need, form, _messages_of(error), status=400)
+    messages.success(request, success_message)
+    return redirect("notices:need_detail", pk=need.pk)
+
+
+@require_POST
+@login_required
+def need_reply(request, pk):
+    return _need_action(request, pk, services.reply_need, _("Reply sent."))
+
+
+@require_POST
+@login_required
+def need_forward(request, pk):
+    return _need_action(request, pk, services.forward_need, _("Forwarded to the city office."))
+
+
+@require_POST
+@login_required
+def need_resolve(request, pk):
+    return _need_action(request, pk, services.resolve_need, _("Marked resolved."))
+
+
+@require_safe
+@login_required
+def need_attachment(request, pk):
+    need = selectors.need_for_detail(request.user, pk)
+    if not need.attachment:
+        raise Http404(_("No such file."))
+    return _file_response(need.attachment, need.attachment_name, need.attachment_type)
+
+
+# --- Good-practice cases -----------------------------------------------------------------
+
+
+@require_safe
+@login_required
+def case_list(request):
+    category = request.GET.get("category", "")
+    if category not in Indicator.Category.values:
+        category = ""
+    return render(
+        request,
+        "notices/case_list.html",
+        {
+            "page_obj": _page(request, selectors.cases_for(request.user, category)),
+            "categories": Indicator.Category.choices,
+            "category": category,
+        },
+    )
+
+
+@require_safe
+@login_required
+def case_detail(request, pk):
+    case = selectors.case_for_detail(request.user, pk)
+    return render(
+        request,
+        "notices/case_detail.html",
+        {"case": case, "indicator": case.checkin.assignment.indicator, "files": list(selectors.case_evidence(request.user, case))},
+    )
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@login_required
+def case_create(request, checkin_pk):
+    profile = Profile.for_user(request.user)
+    if profile is None or not profile.is_city_office:
+        raise PermissionDenied(_("Only the city office marks good-practice cases."))
+    checkin = task_selectors.checkin_for_detail(request.user, checkin_pk)
+    if request.method != "POST":
+        form = ExampleCaseForm(initial={"title": checkin.assignment.indicator.title})
+        return render(request, "notices/case_form.html", {"form": form, "checkin": checkin})
+    form = ExampleCaseForm(request.POST)
+    form.is_valid()
+    try:
+        case = services.mark_example_case(
+            request.user,
+            checkin,
+            form.cleaned_data.get("title", ""),
+            form.cleaned_data.get("summary", ""),
+            form.cleaned_data.get("is_public_evidence", False),
+        )
+    except ValidationError as error:
+        return render(
+            request,
+            "notices/case_form.html",
+            {"form": form, "checkin": checkin, "errors": _messages_of(error)},
+            status=400,
+        )
+    messages.success(request, _("Good-practice case saved: %(title)s") % {"title": case.title})
+    return redirect("notices:case_detail", pk=case.pk)
+
+
+@require_safe
+@login_required
+def case_evidence_download(request, pk, evidence_pk):
+    case = selectors.case_for_detail(request.user, pk)
+    try:
+        evidence = selectors.case_evidence(request.user, case).get(pk=evidence_pk)
+    except Evidence.DoesNotExist:
+        raise Http404(_("No such file.")) from None
+    return _file_response(evidence.file, evidence.original_name, evidence.content_type)

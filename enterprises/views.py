@@ -5,11 +5,11 @@ from django.utils.translation import gettext as _
 
 from .models import Profile
 
-# Where each role starts its work.
+# Where each role starts its work: the offices and liaisons on their dashboards.
 HOME_BY_ROLE = {
-    Profile.Role.ENTERPRISE_LIAISON: "tasks:assignment_list",
-    Profile.Role.COUNTY_OFFICE: "tasks:review_queue",
-    Profile.Role.CITY_OFFICE: "tasks:review_queue",
+    Profile.Role.ENTERPRISE_LIAISON: "dashboards:enterprise",
+    Profile.Role.COUNTY_OFFICE: "dashboards:county",
+    Profile.Role.CITY_OFFICE: "dashboards:city",
     Profile.Role.OBSERVER: "scoring:rankings",
 }
 

@@ -447,9 +447,9 @@ def test_evidence_of_a_missing_file_is_not_found(client, world, pending_county):
 
 def test_home_sends_each_role_to_its_start_page(client, world):
     expected = {
-        world.liaisons[0]: reverse("tasks:assignment_list"),
-        world.county_users[0]: reverse("tasks:review_queue"),
-        world.city_user: reverse("tasks:review_queue"),
+        world.liaisons[0]: reverse("dashboards:enterprise"),
+        world.county_users[0]: reverse("dashboards:county"),
+        world.city_user: reverse("dashboards:city"),
         world.observer: reverse("scoring:rankings"),
         world.admin: reverse("admin:index"),
     }

@@ -1,0 +1,252 @@
+"""What each office sees first: the city office's, a county office's and an enterprise
+liaison's dashboards, and the filtered lists their charts link to.
+
+Views read the period, call the selectors (every figure aggregated in the database from
+visible_to() querysets) and render; charts get their numbers through json_script.
+"""
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
+
+from enterprises.models import Profile
+from scoring import selectors as scoring
+from tasks import selectors as tasks
+from tasks.models import Assignment, AssignmentState, CheckInState
+
+from . import selectors
+from .filters import AssignmentFilter, EnterpriseFilter
+
+PAGE_SIZE = 50
+
+DASHBOARD_BY_ROLE = {
+    Profile.Role.CITY_OFFICE: "dashboards:city",
+    Profile.Role.COUNTY_OFFICE: "dashboards:county",
+    Profile.Role.ENTERPRISE_LIAISON: "dashboards:enterprise",
+}
+
+
+def _profile(request, *roles):
+    profile = Profile.for_user(request.user)
+    if profile is None:
+        raise PermissionDenied(_("Your account has no role in the portal."))
+    if roles and profile.role not in roles:
+        raise PermissionDenied(_("This dashboard is for another role."))
+    return profile
+
+
+def _page(request, queryset):
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def _link_to(url, **params):
+    params = {key: value for key, value in params.items() if value not in (None, "")}
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+def _link(name, **params):
+    return _link_to(reverse(name), **params)
+
+
+@require_safe
+@login_required
+def index(request):
+    """The signed-in user's own dashboard (observers read the rankings)."""
+    profile = _profile(request)
+    return redirect(DASHBOARD_BY_ROLE.get(profile.role, "scoring:rankings"))
+
+
+def _bar_chart(categories, series, links=None):
+    return {"kind": "bar", "categories": categories, "series": series, "links": links or []}
+
+
+@require_safe
+@login_required
+def city(request):
+    profile = _profile(request, Profile.Role.CITY_OFFICE)
+    periods, period = tasks.chosen_period(profile, request.GET.get("period"))
+    context = {"period": period, "periods": periods}
+    if period is not None:
+        counties = selectors.by_county(request.user, period)
+        sizes = selectors.by_enterprise_field(request.user, period, "size_class")
+        ownership = selectors.by_enterprise_field(request.user, period, "ownership")
+        snapshots = selectors.snapshots_for_history(period)
+        history = selectors.county_rank_history(period, snapshots)
+        latest = snapshots[-1] if snapshots else None
+        for row in counties:
+            row["link"] = _link("dashboards:assignment_list", period=period.pk, county=row["county"], assignee="enterprise")
+            row["scored_link"] = _link(
+                "dashboards:assignment_list", period=period.pk, county=row["county"], state=AssignmentState.SCORED
+            )
+        for rows, param in ((sizes, "size"), (ownership, "ownership")):
+            for row in rows:
+                row["link"] = _link("dashboards:enterprise_list", period=period.pk, **{param: row["value"]})
+        waiting = selectors.waiting_by_step(request.user)
+        for row in waiting:
+            row["link"] = _link("dashboards:assignment_list", period=period.pk, state=row["state"])
+        lowest = selectors.lowest_indicators(request.user, period)
+        for row in lowest:
+            row["link"] = _link("dashboards:assignment_list", period=period.pk, indicator=row["indicator"])
+        dates = [f"{s.taken_on:%m-%d}" for s in snapshots]
+        by_county_history = {}
+        for row in history:
+            by_county_history.setdefault(row.county.name, {})[row.snapshot_id] = row.rank
+        context.update(
+            counties=counties,
+            sizes=sizes,
+            ownership=ownership,
+            waiting=waiting,
+            oldest=selectors.oldest_waiting(
+                request.user, [CheckInState.PENDING_COUNTY_REVIEW, CheckInState.PENDING_CITY_REVIEW]
+            ),
+            lowest=lowest,
+            snapshot=latest,
+            county_rankings=selectors.county_rankings(latest),
+            county_chart=_bar_chart(
+                [row["county__name"] for row in counties],
+                [
+                    {"name": _("Completion (%)"), "data": [row["completion"] for row in counties]},
+                    {"name": _("Points"), "data": [float(row["points"]) for row in counties], "axis": 1},
+                ],
+                [row["link"] for row in counties],
+            ),
+            size_chart=_bar_chart(
+                [row["label"] for row in sizes],
+                [{"name": _("Completion (%)"), "data": [row["completion"] for row in sizes]}],
+                [row["link"] for row in sizes],
+            ),
+            ownership_chart=_bar_chart(
+                [row["label"] for row in ownership],
+                [{"name": _("Completion (%)"), "data": [row["completion"] for row in ownership]}],
+                [row["link"] for row in ownership],
+            ),
+            history_chart={
+                "kind": "line",
+                "inverse": True,
+                "categories": dates,
+                "series": [
+                    {"name": name, "data": [ranks.get(s.pk) for s in snapshots]}
+                    for name, ranks in by_county_history.items()
+                ],
+            },
+        )
+    return render(request, "dashboards/city.html", context)
+
+
+@require_safe
+@login_required
+def county(request):
+    profile = _profile(request, Profile.Role.COUNTY_OFFICE)
+    periods, period = tasks.chosen_period(profile, request.GET.get("period"))
+    context = {"period": period, "periods": periods, "county": profile.county}
+    if period is not None:
+        snapshots = selectors.snapshots_for_history(period)
+        latest = snapshots[-1] if snapshots else None
+        history = selectors.county_rank_history(period, snapshots, county=profile.county)
+        enterprises = selectors.enterprises_with_figures(request.user, period, latest).order_by(
+            "rank_in_county", "name", "pk"
+        )
+        page_obj = _page(request, enterprises)
+        selectors.with_completion(page_obj.object_list)
+        not_started = selectors.enterprises_with_figures(request.user, period, latest).filter(
+            assigned__gt=0, started=0
+        )
+        totals = selectors.by_county(request.user, period)
+        context.update(
+            totals=totals[0] if totals else None,
+            page_obj=page_obj,
+            queue=selectors.oldest_waiting(request.user, [CheckInState.PENDING_COUNTY_REVIEW]),
+            queue_link=reverse("tasks:review_queue"),
+            rank_link=_link_to(reverse("scoring:county_detail", args=[profile.county.pk]), period=period.pk),
+            queue_count=selectors.count_waiting(request.user, CheckInState.PENDING_COUNTY_REVIEW),
+            not_started=list(not_started.order_by("name", "pk")[: selectors.SHORT_LIST]),
+            not_started_count=not_started.count(),
+            not_started_link=_link("dashboards:enterprise_list", period=period.pk, progress="not_started"),
+            enterprises_link=_link("dashboards:enterprise_list", period=period.pk),
+            snapshot=latest,
+            ranking=selectors.county_ranking(latest, profile.county),
+            county_total=selectors.county_count(latest),
+            history_chart={
+                "kind": "line",
+                "inverse": True,
+                "categories": [f"{row.snapshot.taken_on:%m-%d}" for row in history],
+                "series": [{"name": profile.county.name, "data": [row.rank for row in history]}],
+            },
+            history=history,
+        )
+    return render(request, "dashboards/county.html", context)
+
+
+@require_safe
+@login_required
+def enterprise(request):
+    profile = _profile(request, Profile.Role.ENTERPRISE_LIAISON)
+    periods, period = tasks.chosen_period(profile, request.GET.get("period"))
+    context = {"period": period, "periods": periods, "enterprise": profile.enterprise}
+    if period is not None:
+        assignments = selectors.liaison_assignments(request.user, period)
+        snapshot = scoring.latest_snapshot(period)
+        counts = {state: 0 for state in AssignmentState.values}
+        for assignment in assignments:
+            counts[assignment.state] += 1
+        context.update(
+            assignments=assignments,
+            returned=[a for a in assignments if a.state == AssignmentState.RETURNED],
+            counts=[(state, label, counts[state]) for state, label in AssignmentState.choices],
+            points=sum((a.points for a in assignments if a.points is not None), 0),
+            max_points=sum((a.indicator.max_points for a in assignments), 0),
+            scored=counts[AssignmentState.SCORED],
+            ranking=selectors.enterprise_ranking(snapshot, profile.enterprise),
+            snapshot=snapshot,
+        )
+    return render(request, "dashboards/enterprise.html", context)
+
+
+# --- Drill-down lists ------------------------------------------------------------------
+
+
+def _list_context(request, profile, period, filterset):
+    return {
+        "period": period,
+        "periods": tasks.periods_for(profile),
+        "filter": filterset,
+        "page_obj": _page(request, filterset.qs),
+    }
+
+
+@require_safe
+@login_required
+def assignment_list(request):
+    """Tasks in the user's scope with search, filters and pagination (the charts link here)."""
+    profile = _profile(request)
+    _periods, period = tasks.chosen_period(profile, request.GET.get("period"))
+    queryset = (
+        Assignment.objects.visible_to(request.user)
+        .filter(period=period)
+        .select_related("indicator", "enterprise", "county")
+        .order_by("county__order", "enterprise__name", "indicator__order", "indicator__code", "pk")
+    )
+    filterset = AssignmentFilter(request.GET or None, queryset=queryset, counties=scoring.counties_for(profile))
+    return render(request, "dashboards/assignment_list.html", _list_context(request, profile, period, filterset))
+
+
+@require_safe
+@login_required
+def enterprise_list(request):
+    """Enterprises in the user's scope with completion, points and rank; filters and pagination."""
+    profile = _profile(request)
+    _periods, period = tasks.chosen_period(profile, request.GET.get("period"))
+    snapshot = scoring.latest_snapshot(period)
+    queryset = selectors.enterprises_with_figures(request.user, period, snapshot).order_by(
+        "county__order", "rank_in_county", "name", "pk"
+    )
+    filterset = EnterpriseFilter(request.GET or None, queryset=queryset, counties=scoring.counties_for(profile))
+    context = _list_context(request, profile, period, filterset)
+    selectors.with_completion(context["page_obj"].object_list)
+    context["snapshot"] = snapshot
+    return render(request, "dashboards/enterprise_list.html", context)

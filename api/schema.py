@@ -16,6 +16,7 @@ ERROR_DESCRIPTIONS = {
     "403": "The user's role may not do this.",
     "404": "Not found in the user's scope (or a page past the end).",
     "409": "The check-in's state does not allow this now: someone may have acted first.",
+    "415": "The body is not in a media type the operation accepts (or a malformed multipart body).",
     "429": "Too many failed logins for this username from this address; retry later.",
 }
 
@@ -26,7 +27,7 @@ class PortalAutoSchema(AutoSchema):
     def _error_statuses(self):
         path, method = self.path, self.method
         if path.endswith("/auth/token/"):
-            return ["400", "429"]
+            return ["400", "415", "429"]
         statuses = ["401", "403"]
         if path.endswith("/me/"):
             return statuses
@@ -34,7 +35,7 @@ class PortalAutoSchema(AutoSchema):
         if not path.endswith("/download/"):
             statuses.append("400")  # bad filters or query parameters, or a bad body
         if method == "POST":
-            statuses.append("409")
+            statuses.extend(["409", "415"])
         return statuses
 
     def _get_response_bodies(self, direction="response"):

@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "enterprises",
     "tasks",
     "scoring",
+    "notices",
+    "dashboards",
     "api",
 ]
 
@@ -82,6 +84,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "enterprises.context_processors.current_profile",
+                "notices.context_processors.unread_notifications",
             ],
         },
     },
@@ -211,12 +214,35 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 2, "interval_start": 0, "inter
 # no job picked up (e.g. scored while Redis was down).
 RANKING_MIN_INTERVAL = float(os.environ.get("RANKING_MIN_INTERVAL", "0.5"))
 RANKING_SWEEP_GRACE = float(os.environ.get("RANKING_SWEEP_GRACE", "5"))
+# Postgres work_mem for ranking jobs only: a province's window sorts fit in memory.
+RANKING_WORK_MEM = os.environ.get("RANKING_WORK_MEM", "64MB")
 CELERY_BEAT_SCHEDULE = {
     "sweep-pending-ranking-changes": {
         "task": "scoring.sweep_pending_recomputes",
         "schedule": float(os.environ.get("RANKING_SWEEP_EVERY", "10")),
     },
+    "send-deadline-reminders": {
+        "task": "notices.send_deadline_reminders",
+        "schedule": float(os.environ.get("DEADLINE_REMINDERS_EVERY", "3600")),
+    },
 }
+
+# --- Email (notifications) ----------------------------------------------------------
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "noreply@localhost")
+EMAIL_SUBJECT_PREFIX = os.environ.get("EMAIL_SUBJECT_PREFIX", "[产改] ")
+# Prefixed to the portal paths in notification emails, e.g. https://chanjgai.example.gov.cn
+PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "")
 
 # --- Caches -----------------------------------------------------------------------
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

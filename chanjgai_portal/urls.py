@@ -15,5 +15,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("tasks/", include("tasks.urls")),
     path("rankings/", include("scoring.urls")),
+    path("dashboard/", include("dashboards.urls")),
+    path("notices/", include("notices.urls")),
+    path("spreadsheets/", include("enterprises.spreadsheet_urls")),
     path("api/", include("api.urls")),
 ]

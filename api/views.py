@@ -9,7 +9,7 @@ JSON bodies in api.errors: 403 role, 404 scope, 409 state, 400 input.
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch, Q
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
@@ -29,7 +29,7 @@ from scoring import selectors as ranking_selectors
 from scoring.models import EnterpriseRanking
 from tasks import selectors as task_selectors
 from tasks import services
-from tasks.evidence import ALLOWED_TYPES
+from tasks.evidence import ALLOWED_TYPES, attachment_response
 from tasks.models import Assignment, CheckIn, Evidence, Indicator, ReviewEvent
 
 from . import filters, serializers
@@ -304,15 +304,7 @@ class EvidenceDownloadView(APIView):
             evidence = Evidence.objects.visible_to(request.user).get(pk=pk)
         except Evidence.DoesNotExist:
             raise Http404(_("No such file.")) from None
-        try:
-            handle = evidence.file.open("rb")
-        except FileNotFoundError:
-            raise Http404(_("The file is missing from storage.")) from None
-        response = FileResponse(
-            handle, as_attachment=True, filename=evidence.original_name, content_type=evidence.content_type
-        )
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
+        return attachment_response(evidence.file, evidence.original_name, evidence.content_type)
 
 
 # --- rankings -------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from enterprises.inputs import MAX_COMMENT_LENGTH, MAX_DESCRIPTION_LENGTH, clean_text, profile_or_403
 from enterprises.models import Enterprise, Profile, Region
 from tasks.evidence import inspect_upload
 from tasks.models import AssignmentState, CheckIn, CheckInState, ReviewEvent
@@ -40,28 +41,7 @@ logger = logging.getLogger(__name__)
 
 Role = Profile.Role
 MAX_TITLE_LENGTH = 200
-# As in tasks.services (which imports this module, so the values are repeated here).
-MAX_COMMENT_LENGTH = 2000
-MAX_DESCRIPTION_LENGTH = 5000
 MAX_NOTICE_FILES = 5
-
-
-def _profile_or_403(user):
-    profile = Profile.for_user(user)
-    if profile is None:
-        raise PermissionDenied(_("Your account has no role in the portal."))
-    return profile
-
-
-def _clean_text(value, field_label, required, max_length):
-    value = (value or "").strip()
-    if required and not value:
-        raise ValidationError(_("%(field)s is required.") % {"field": field_label})
-    if len(value) > max_length:
-        raise ValidationError(
-            _("%(field)s may be at most %(max)d characters.") % {"field": field_label, "max": max_length}
-        )
-    return value
 
 
 # --- Notifications ------------------------------------------------------------------
@@ -278,7 +258,7 @@ def notice_recipients(notice):
 def publish_notice(user, title, body, audience, target_county=None, target_size="", files=()):
     """Publish a notice: the city office to its whole city, one county or one size class;
     a county office to its own county only."""
-    profile = _profile_or_403(user)
+    profile = profile_or_403(user)
     Audience = Notice.Audience
     if profile.is_city_office:
         city = profile.region
@@ -301,8 +281,8 @@ def publish_notice(user, title, body, audience, target_county=None, target_size=
         city = profile.region.parent
     else:
         raise PermissionDenied(_("Only reform offices publish notices."))
-    title = _clean_text(title, _("Title"), True, MAX_TITLE_LENGTH)
-    body = _clean_text(body, _("Body"), True, MAX_DESCRIPTION_LENGTH)
+    title = clean_text(title, _("Title"), True, MAX_TITLE_LENGTH)
+    body = clean_text(body, _("Body"), True, MAX_DESCRIPTION_LENGTH)
     files = list(files or [])
     if len(files) > MAX_NOTICE_FILES:
         raise ValidationError(_("At most %(count)d files per notice.") % {"count": MAX_NOTICE_FILES})
@@ -411,12 +391,12 @@ def need_actions_for(profile, need):
 
 def report_need(user, category, text, attachment=None):
     """A liaison reports a problem or need of its enterprise to its county office."""
-    profile = _profile_or_403(user)
+    profile = profile_or_403(user)
     if not profile.is_liaison:
         raise PermissionDenied(_("Only enterprise liaisons report needs."))
     if category not in Need.Category.values:
         raise ValidationError(_("Choose a category."))
-    text = _clean_text(text, _("Description"), True, MAX_DESCRIPTION_LENGTH)
+    text = clean_text(text, _("Description"), True, MAX_DESCRIPTION_LENGTH)
     inspected = inspect_upload(attachment) if attachment else None
     enterprise = profile.enterprise
     stored = []
@@ -453,10 +433,10 @@ def report_need(user, category, text, attachment=None):
 def _need_transition(user, need, action, text, text_required):
     """Move a need by `action`: role (403), input (400), then scope (404) and state (409)
     under a row lock, and write the thread message."""
-    profile = _profile_or_403(user)
+    profile = profile_or_403(user)
     if profile.role not in NEED_ROLES_FOR_ACTION[action]:
         raise PermissionDenied(_("Your role cannot do this."))
-    text = _clean_text(text, _("Reply"), text_required, MAX_COMMENT_LENGTH)
+    text = clean_text(text, _("Reply"), text_required, MAX_COMMENT_LENGTH)
     with transaction.atomic():
         need = Need.objects.visible_to(user).select_for_update(of=("self",)).select_related("enterprise").get(pk=need.pk)
         transition = find_need_transition(action, need.state, profile.role)
@@ -515,11 +495,11 @@ def resolve_need(user, need, text=""):
 
 def mark_example_case(user, checkin, title, summary, is_public_evidence=False):
     """The city office holds up a scored check-in of its city as a good-practice case."""
-    profile = _profile_or_403(user)
+    profile = profile_or_403(user)
     if not profile.is_city_office:
         raise PermissionDenied(_("Only the city office marks good-practice cases."))
-    title = _clean_text(title, _("Title"), True, MAX_TITLE_LENGTH)
-    summary = _clean_text(summary, _("Summary"), True, MAX_DESCRIPTION_LENGTH)
+    title = clean_text(title, _("Title"), True, MAX_TITLE_LENGTH)
+    summary = clean_text(summary, _("Summary"), True, MAX_DESCRIPTION_LENGTH)
     with transaction.atomic():
         checkin = (
             CheckIn.objects.visible_to(user)

@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from enterprises.models import Profile
 from tasks import selectors as task_selectors
+from tasks.evidence import attachment_response
 from tasks.models import Evidence, Indicator
 
 from . import selectors, services
@@ -34,16 +35,6 @@ def _messages_of(error):
 
 def _form_errors(form):
     return [e for errors in form.errors.values() for e in errors]
-
-
-def _file_response(field_file, name, content_type):
-    try:
-        handle = field_file.open("rb")
-    except (FileNotFoundError, ValueError):
-        raise Http404(_("The file is missing from storage.")) from None
-    response = FileResponse(handle, as_attachment=True, filename=name, content_type=content_type)
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 # --- Notifications ------------------------------------------------------------------
@@ -186,7 +177,7 @@ def notice_attachment(request, pk):
         )
     except NoticeAttachment.DoesNotExist:
         raise Http404(_("No such file.")) from None
-    return _file_response(attachment.file, attachment.original_name, attachment.content_type)
+    return attachment_response(attachment.file, attachment.original_name, attachment.content_type)
 
 
 # --- Needs --------------------------------------------------------------------------
@@ -290,7 +281,7 @@ def need_attachment(request, pk):
     need = selectors.need_for_detail(request.user, pk)
     if not need.attachment:
         raise Http404(_("No such file."))
-    return _file_response(need.attachment, need.attachment_name, need.attachment_type)
+    return attachment_response(need.attachment, need.attachment_name, need.attachment_type)
 
 
 # --- Good-practice cases -----------------------------------------------------------------
@@ -363,4 +354,4 @@ def case_evidence_download(request, pk, evidence_pk):
         evidence = selectors.case_evidence(request.user, case).get(pk=evidence_pk)
     except Evidence.DoesNotExist:
         raise Http404(_("No such file.")) from None
-    return _file_response(evidence.file, evidence.original_name, evidence.content_type)
+    return attachment_response(evidence.file, evidence.original_name, evidence.content_type)

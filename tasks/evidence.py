@@ -84,3 +84,19 @@ def validate_upload_count(files):
         raise ValidationError(
             _("At most %(count)d files per check-in.") % {"count": settings.EVIDENCE_MAX_FILES}
         )
+
+
+def attachment_response(field_file, name, content_type):
+    """Serve a stored file as a download under its display name, never rendered inline.
+
+    The caller has already checked the user may see it (a visible_to queryset).
+    """
+    from django.http import FileResponse, Http404
+
+    try:
+        handle = field_file.open("rb")
+    except (FileNotFoundError, ValueError):
+        raise Http404(_("The file is missing from storage.")) from None
+    response = FileResponse(handle, as_attachment=True, filename=name, content_type=content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -16,7 +16,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from enterprises.models import Profile
+from enterprises.inputs import MAX_COMMENT_LENGTH, MAX_DESCRIPTION_LENGTH, clean_text, profile_or_403
 from notices.services import notify_checkin_event
 
 from . import workflow
@@ -24,35 +24,15 @@ from .evidence import inspect_upload, validate_upload_count
 from .models import Assignment, AssignmentState, CheckIn, CheckInState, Evidence, ReviewEvent
 from .workflow import WorkflowError
 
-MAX_COMMENT_LENGTH = 2000
-MAX_DESCRIPTION_LENGTH = 5000
-
-
-def _profile_or_403(user):
-    profile = Profile.for_user(user)
-    if profile is None:
-        raise PermissionDenied(_("Your account has no role in the portal."))
-    return profile
-
-
-def _clean_text(value, field_label, required, max_length):
-    value = (value or "").strip()
-    if required and not value:
-        raise ValidationError(_("%(field)s is required.") % {"field": field_label})
-    if len(value) > max_length:
-        raise ValidationError(
-            _("%(field)s may be at most %(max)d characters.") % {"field": field_label, "max": max_length}
-        )
-    return value
 
 
 def submit_checkin(user, assignment, description, files):
     """Submit (or, after a return, resubmit) a check-in with its evidence files."""
-    profile = _profile_or_403(user)
+    profile = profile_or_403(user)
     assignment = Assignment.objects.visible_to(user).get(pk=assignment.pk)
     if profile.role != workflow.submitter_role(assignment):
         raise PermissionDenied(_("Your role cannot submit check-ins for this task."))
-    description = _clean_text(description, _("Description"), True, MAX_DESCRIPTION_LENGTH)
+    description = clean_text(description, _("Description"), True, MAX_DESCRIPTION_LENGTH)
     validate_upload_count(files)
     inspected = [(upload, *inspect_upload(upload)) for upload in files]
 
@@ -118,7 +98,7 @@ def _transition(user, checkin, action, clean_input):
     The order of refusals is fixed: role (403), then input (400), then scope (404) and
     state (409) under the row lock. `clean_input(checkin)` returns (comment, points).
     """
-    profile = _profile_or_403(user)
+    profile = profile_or_403(user)
     if profile.role not in workflow.ROLES_FOR_ACTION[action]:
         raise PermissionDenied(_("Your role cannot do this."))
     comment, points = clean_input(checkin)
@@ -167,7 +147,7 @@ def approve(user, checkin, comment=""):
         user,
         checkin,
         ReviewEvent.Action.APPROVE,
-        lambda _checkin: (_clean_text(comment, _("Comment"), False, MAX_COMMENT_LENGTH), None),
+        lambda _checkin: (clean_text(comment, _("Comment"), False, MAX_COMMENT_LENGTH), None),
     )
 
 
@@ -177,7 +157,7 @@ def return_checkin(user, checkin, reason):
         user,
         checkin,
         ReviewEvent.Action.RETURN,
-        lambda _checkin: (_clean_text(reason, _("Reason for return"), True, MAX_COMMENT_LENGTH), None),
+        lambda _checkin: (clean_text(reason, _("Reason for return"), True, MAX_COMMENT_LENGTH), None),
     )
 
 
@@ -209,7 +189,7 @@ def score(user, checkin, points, comment=""):
         checkin,
         ReviewEvent.Action.SCORE,
         lambda c: (
-            _clean_text(comment, _("Comment"), False, MAX_COMMENT_LENGTH),
+            clean_text(comment, _("Comment"), False, MAX_COMMENT_LENGTH),
             parse_points(points, c.assignment.indicator.max_points),
         ),
     )
@@ -221,7 +201,7 @@ def reopen(user, checkin, reason):
         user,
         checkin,
         ReviewEvent.Action.REOPEN,
-        lambda _checkin: (_clean_text(reason, _("Reason for reopening"), True, MAX_COMMENT_LENGTH), None),
+        lambda _checkin: (clean_text(reason, _("Reason for reopening"), True, MAX_COMMENT_LENGTH), None),
     )
 
 

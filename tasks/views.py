@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe, require_POST
@@ -15,6 +15,7 @@ from django.views.decorators.http import require_safe, require_POST
 from enterprises.models import Profile
 
 from . import selectors, services
+from .evidence import attachment_response
 from .forms import ApproveForm, ReopenForm, ReturnForm, ScoreForm, SubmitCheckInForm
 from .models import Evidence, ReviewEvent
 
@@ -225,12 +226,4 @@ def evidence_download(request, pk):
         evidence = Evidence.objects.visible_to(request.user).get(pk=pk)
     except Evidence.DoesNotExist:
         raise Http404(_("No such file.")) from None
-    try:
-        handle = evidence.file.open("rb")
-    except FileNotFoundError:
-        raise Http404(_("The file is missing from storage.")) from None
-    response = FileResponse(
-        handle, as_attachment=True, filename=evidence.original_name, content_type=evidence.content_type
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return attachment_response(evidence.file, evidence.original_name, evidence.content_type)

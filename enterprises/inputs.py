@@ -1,0 +1,29 @@
+"""Input rules that every app's services share: one role check and one free-text check."""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils.translation import gettext as _
+
+from .models import Profile
+
+MAX_COMMENT_LENGTH = 2000
+MAX_DESCRIPTION_LENGTH = 5000
+
+
+def profile_or_403(user):
+    """The user's profile, or PermissionDenied for a user without a role in the portal."""
+    profile = Profile.for_user(user)
+    if profile is None:
+        raise PermissionDenied(_("Your account has no role in the portal."))
+    return profile
+
+
+def clean_text(value, field_label, required, max_length):
+    """`value` stripped; ValidationError (in Chinese) when required and empty, or too long."""
+    value = (value or "").strip()
+    if required and not value:
+        raise ValidationError(_("%(field)s is required.") % {"field": field_label})
+    if len(value) > max_length:
+        raise ValidationError(
+            _("%(field)s may be at most %(max)d characters.") % {"field": field_label, "max": max_length}
+        )
+    return value

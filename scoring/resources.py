@@ -37,9 +37,9 @@ def movement_label(previous_rank, rank):
 class RankingResource(SpreadsheetSafeMixin, resources.ModelResource):
     """Read-only export; `number_formats` maps a field name to the Excel format of its column.
 
-    The same declaration drives the streaming writer of scoring.exports: `stream_paths`
-    maps each field to the .values_list() path(s) it reads (a tuple goes through the
-    `stream_<field>(*values)` method), `cell_kinds` to text / int / points / percent and
+    The same declaration drives the streaming writer of scoring.exports: a field's
+    `attribute` is the .values_list() path it reads, and `stream_paths` names the columns
+    made of several values (a tuple goes through the `stream_<field>(*values)` method), `cell_kinds` to text / int / points / percent and
     `column_widths` to a width in characters.
     """
 
@@ -62,7 +62,8 @@ class RankingResource(SpreadsheetSafeMixin, resources.ModelResource):
         names = [self.get_field_name(field) for field in self.get_export_fields()]
         paths, slots = [], []
         for name in names:
-            wanted = self.stream_paths[name]
+            # A column's path is its field's attribute, unless it needs several values.
+            wanted = self.stream_paths.get(name) or self.fields[name].attribute
             wanted = wanted if isinstance(wanted, tuple) else (wanted,)
             slots.append((name, len(paths), len(wanted), len(wanted) > 1 or hasattr(self, f"stream_{name}")))
             paths.extend(wanted)
@@ -96,24 +97,16 @@ class RankingResource(SpreadsheetSafeMixin, resources.ModelResource):
 
 
 class CountyRankingResource(RankingResource):
-    rank = fields.Field(column_name=pgettext_lazy("ranking column", "Rank"))
-    county = fields.Field(column_name=_("County-level unit"))
-    score = fields.Field(column_name=pgettext_lazy("ranking column", "Score"))
-    office_rate = fields.Field(column_name=_("County office score rate"))
-    enterprise_mean_rate = fields.Field(column_name=_("Mean enterprise score rate"))
-    enterprises_counted = fields.Field(column_name=_("Enterprises counted"))
+    rank = fields.Field(attribute="rank", column_name=pgettext_lazy("ranking column", "Rank"))
+    county = fields.Field(attribute="county__name", column_name=_("County-level unit"))
+    score = fields.Field(attribute="score", column_name=pgettext_lazy("ranking column", "Score"))
+    office_rate = fields.Field(attribute="office_rate", column_name=_("County office score rate"))
+    enterprise_mean_rate = fields.Field(attribute="enterprise_mean_rate", column_name=_("Mean enterprise score rate"))
+    enterprises_counted = fields.Field(attribute="enterprises_counted", column_name=_("Enterprises counted"))
     movement = fields.Field(column_name=pgettext_lazy("ranking column", "Change"))
 
     number_formats = {"score": POINTS_FORMAT, "office_rate": PERCENT_FORMAT, "enterprise_mean_rate": PERCENT_FORMAT}
-    stream_paths = {
-        "rank": "rank",
-        "county": "county__name",
-        "score": "score",
-        "office_rate": "office_rate",
-        "enterprise_mean_rate": "enterprise_mean_rate",
-        "enterprises_counted": "enterprises_counted",
-        "movement": ("previous_rank", "rank"),
-    }
+    stream_paths = {"movement": ("previous_rank", "rank")}
     cell_kinds = {
         "rank": "int",
         "score": "points",
@@ -131,51 +124,23 @@ class CountyRankingResource(RankingResource):
         fields = ("rank", "county", "score", "office_rate", "enterprise_mean_rate", "enterprises_counted", "movement")
         export_order = fields
 
-    def dehydrate_rank(self, row):
-        return row.rank
-
-    def dehydrate_county(self, row):
-        return row.county.name
-
-    def dehydrate_score(self, row):
-        return row.score
-
-    def dehydrate_office_rate(self, row):
-        return row.office_rate
-
-    def dehydrate_enterprise_mean_rate(self, row):
-        return row.enterprise_mean_rate
-
-    def dehydrate_enterprises_counted(self, row):
-        return row.enterprises_counted
-
     def dehydrate_movement(self, row):
         return movement_label(row.previous_rank, row.rank)
 
 
 class EnterpriseRankingResource(RankingResource):
-    rank_in_city = fields.Field(column_name=_("Rank in city"))
-    rank_in_county = fields.Field(column_name=_("Rank in county"))
-    enterprise = fields.Field(column_name=_("Enterprise name"))
-    credit_code = fields.Field(column_name=_("Unified social credit code"))
-    county = fields.Field(column_name=_("County-level unit"))
-    points = fields.Field(column_name=_("Points"))
-    max_points = fields.Field(column_name=_("Max points"))
-    score_rate = fields.Field(column_name=_("Score rate"))
+    rank_in_city = fields.Field(attribute="rank_in_city", column_name=_("Rank in city"))
+    rank_in_county = fields.Field(attribute="rank_in_county", column_name=_("Rank in county"))
+    enterprise = fields.Field(attribute="enterprise__name", column_name=_("Enterprise name"))
+    credit_code = fields.Field(attribute="enterprise__credit_code", column_name=_("Unified social credit code"))
+    county = fields.Field(attribute="county__name", column_name=_("County-level unit"))
+    points = fields.Field(attribute="points", column_name=_("Points"))
+    max_points = fields.Field(attribute="max_points", column_name=_("Max points"))
+    score_rate = fields.Field(attribute="score_rate", column_name=_("Score rate"))
     completion = fields.Field(column_name=_("Scored / assigned"))
 
     number_formats = {"points": POINTS_FORMAT, "max_points": POINTS_FORMAT, "score_rate": PERCENT_FORMAT}
-    stream_paths = {
-        "rank_in_city": "rank_in_city",
-        "rank_in_county": "rank_in_county",
-        "enterprise": "enterprise__name",
-        "credit_code": "enterprise__credit_code",
-        "county": "county__name",
-        "points": "points",
-        "max_points": "max_points",
-        "score_rate": "score_rate",
-        "completion": ("scored_count", "assigned_count"),
-    }
+    stream_paths = {"completion": ("scored_count", "assigned_count")}
     cell_kinds = {
         "rank_in_city": "int",
         "rank_in_county": "int",
@@ -202,30 +167,6 @@ class EnterpriseRankingResource(RankingResource):
             "completion",
         )
         export_order = fields
-
-    def dehydrate_rank_in_city(self, row):
-        return row.rank_in_city
-
-    def dehydrate_rank_in_county(self, row):
-        return row.rank_in_county
-
-    def dehydrate_enterprise(self, row):
-        return row.enterprise.name
-
-    def dehydrate_credit_code(self, row):
-        return row.enterprise.credit_code
-
-    def dehydrate_county(self, row):
-        return row.county.name
-
-    def dehydrate_points(self, row):
-        return row.points
-
-    def dehydrate_max_points(self, row):
-        return row.max_points
-
-    def dehydrate_score_rate(self, row):
-        return row.score_rate
 
     def dehydrate_completion(self, row):
         return f"{row.scored_count}/{row.assigned_count}"

@@ -255,10 +255,34 @@ def notice_recipients(notice):
     return User.objects.filter(**liaison_q)
 
 
+def require_publisher(user):
+    """The profile of a reform office (city or county), or PermissionDenied."""
+    profile = profile_or_403(user)
+    if not (profile.is_city_office or profile.is_county_office):
+        raise PermissionDenied(_("Only reform offices publish notices."))
+    return profile
+
+
+def require_need_reporter(user):
+    """The profile of an enterprise liaison, or PermissionDenied."""
+    profile = profile_or_403(user)
+    if not profile.is_liaison:
+        raise PermissionDenied(_("Only enterprise liaisons report needs."))
+    return profile
+
+
+def require_case_curator(user):
+    """The profile of the city office, or PermissionDenied."""
+    profile = profile_or_403(user)
+    if not profile.is_city_office:
+        raise PermissionDenied(_("Only the city office marks good-practice cases."))
+    return profile
+
+
 def publish_notice(user, title, body, audience, target_county=None, target_size="", files=()):
     """Publish a notice: the city office to its whole city, one county or one size class;
     a county office to its own county only."""
-    profile = profile_or_403(user)
+    profile = require_publisher(user)
     Audience = Notice.Audience
     if profile.is_city_office:
         city = profile.region
@@ -279,8 +303,6 @@ def publish_notice(user, title, body, audience, target_county=None, target_size=
             raise PermissionDenied(_("A county office publishes to its own county only."))
         audience, target_county, target_size = Audience.COUNTY, profile.region, ""
         city = profile.region.parent
-    else:
-        raise PermissionDenied(_("Only reform offices publish notices."))
     title = clean_text(title, _("Title"), True, MAX_TITLE_LENGTH)
     body = clean_text(body, _("Body"), True, MAX_DESCRIPTION_LENGTH)
     files = list(files or [])
@@ -391,9 +413,7 @@ def need_actions_for(profile, need):
 
 def report_need(user, category, text, attachment=None):
     """A liaison reports a problem or need of its enterprise to its county office."""
-    profile = profile_or_403(user)
-    if not profile.is_liaison:
-        raise PermissionDenied(_("Only enterprise liaisons report needs."))
+    profile = require_need_reporter(user)
     if category not in Need.Category.values:
         raise ValidationError(_("Choose a category."))
     text = clean_text(text, _("Description"), True, MAX_DESCRIPTION_LENGTH)
@@ -495,9 +515,7 @@ def resolve_need(user, need, text=""):
 
 def mark_example_case(user, checkin, title, summary, is_public_evidence=False):
     """The city office holds up a scored check-in of its city as a good-practice case."""
-    profile = profile_or_403(user)
-    if not profile.is_city_office:
-        raise PermissionDenied(_("Only the city office marks good-practice cases."))
+    require_case_curator(user)
     title = clean_text(title, _("Title"), True, MAX_TITLE_LENGTH)
     summary = clean_text(summary, _("Summary"), True, MAX_DESCRIPTION_LENGTH)
     with transaction.atomic():

@@ -100,9 +100,7 @@ def notice_list(request):
 @require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def notice_create(request):
-    profile = Profile.for_user(request.user)
-    if profile is None or not (profile.is_city_office or profile.is_county_office):
-        raise PermissionDenied(_("Only reform offices publish notices."))
+    profile = services.require_publisher(request.user)
     if request.method != "POST":
         form = NoticeForm(profile=profile, initial={"audience": Notice.Audience.CITY})
         return render(request, "notices/notice_form.html", {"form": form})
@@ -205,9 +203,7 @@ def need_list(request):
 @require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def need_create(request):
-    profile = Profile.for_user(request.user)
-    if profile is None or not profile.is_liaison:
-        raise PermissionDenied(_("Only enterprise liaisons report needs."))
+    services.require_need_reporter(request.user)
     if request.method != "POST":
         return render(request, "notices/need_form.html", {"form": NeedForm()})
     form = NeedForm(request.POST, request.FILES)
@@ -318,9 +314,7 @@ def case_detail(request, pk):
 @require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def case_create(request, checkin_pk):
-    profile = Profile.for_user(request.user)
-    if profile is None or not profile.is_city_office:
-        raise PermissionDenied(_("Only the city office marks good-practice cases."))
+    services.require_case_curator(request.user)
     checkin = task_selectors.checkin_for_detail(request.user, checkin_pk)
     if request.method != "POST":
         form = ExampleCaseForm(initial={"title": checkin.assignment.indicator.title})

@@ -254,6 +254,9 @@ class CountyRankingSerializer(serializers.ModelSerializer):
 class EnterpriseRankingSerializer(serializers.ModelSerializer):
     enterprise = NamedRefSerializer()
     county = NamedRefSerializer()
+    # Annotated by EnterpriseRanking.objects.with_ranks() (the ranks are kept per points band).
+    rank_in_county = serializers.IntegerField(read_only=True)
+    rank_in_city = serializers.IntegerField(read_only=True)
 
     class Meta:
         model = EnterpriseRanking

@@ -128,6 +128,8 @@ def child_export(mode, limit):
         if mode in ("a", "a_select_related"):
 
             class PlainEnterpriseRankingResource(resources.ModelResource):
+                rank_in_city = fields.Field(attribute="rank_in_city", column_name="市内排名")
+                rank_in_county = fields.Field(attribute="rank_in_county", column_name="县区内排名")
                 enterprise_name = fields.Field(attribute="enterprise__name", column_name="企业名称")
                 credit_code = fields.Field(attribute="enterprise__credit_code", column_name="统一社会信用代码")
                 county_name = fields.Field(attribute="county__name", column_name="县(市)区")
@@ -140,7 +142,7 @@ def child_export(mode, limit):
                     )
                     export_order = fields
 
-            queryset = EnterpriseRanking.objects.filter(snapshot=snapshot).order_by("rank_in_city", "county__order", "pk")
+            queryset = EnterpriseRanking.objects.filter(snapshot=snapshot).with_ranks().order_by("rank_in_city", "county__order", "pk")
             if mode == "a_select_related":
                 queryset = queryset.select_related("enterprise", "county")
             if limit:

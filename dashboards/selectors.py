@@ -175,7 +175,7 @@ def enterprises_with_figures(user, period, snapshot):
         name: Count("assignments", filter=in_period & aggregate.filter if aggregate.filter else in_period)
         for name, aggregate in state_counts("assignments__").items()
     }
-    ranking = EnterpriseRanking.objects.filter(snapshot=snapshot, enterprise=OuterRef("pk"))
+    ranking = EnterpriseRanking.objects.filter(snapshot=snapshot, enterprise=OuterRef("pk")).with_ranks()
     return (
         Enterprise.objects.visible_to(user)
         .filter(is_active=True)
@@ -223,7 +223,7 @@ def liaison_assignments(user, period):
 def enterprise_ranking(snapshot, enterprise):
     if snapshot is None or enterprise is None:
         return None
-    return EnterpriseRanking.objects.filter(snapshot=snapshot, enterprise=enterprise).first()
+    return EnterpriseRanking.objects.filter(snapshot=snapshot, enterprise=enterprise).with_ranks().first()
 
 
 def county_ranking(snapshot, county):

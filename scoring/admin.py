@@ -59,8 +59,8 @@ class EnterpriseRankingAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAd
     list_display = (
         "enterprise",
         "county",
-        "rank_in_city",
-        "rank_in_county",
+        "city_rank",
+        "county_rank",
         "points",
         "max_points",
         "score_rate",
@@ -72,8 +72,20 @@ class EnterpriseRankingAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAd
     list_select_related = ("enterprise", "county", "snapshot__period")
     raw_id_fields = ("snapshot", "enterprise", "county")
     list_per_page = 50
+    readonly_fields = ("city_rank", "county_rank")
     scope_enterprise = "enterprise"
     scope_county = "county"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_ranks()
+
+    @admin.display(description=_("rank in city"), ordering="rank_in_city")
+    def city_rank(self, obj):
+        return obj.rank_in_city
+
+    @admin.display(description=_("rank in county"), ordering="rank_in_county")
+    def county_rank(self, obj):
+        return obj.rank_in_county
 
     @admin.display(description=_("Scored / assigned"))
     def completion_display(self, obj):

@@ -11,6 +11,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -184,18 +185,42 @@ class CountyRanking(models.Model):
         return self.previous_rank - self.rank
 
 
-class EnterpriseRanking(models.Model):
-    """An enterprise's points and ranks in a snapshot."""
+class EnterpriseRankingQuerySet(models.QuerySet):
+    def with_ranks(self):
+        """Annotate each row's rank in its county and in the city, read from the snapshot's
+        rank bands (one index lookup each): `rank_in_county`, `rank_in_city`."""
+        bands = RankBand.objects.filter(snapshot_id=OuterRef("snapshot_id"), points=OuterRef("points"))
+        return self.annotate(
+            rank_in_county=Subquery(bands.filter(county_id=OuterRef("county_id")).values("rank")[:1]),
+            rank_in_city=Subquery(bands.filter(county__isnull=True).values("rank")[:1]),
+        )
 
-    snapshot = models.ForeignKey(RankingSnapshot, on_delete=models.CASCADE, related_name="enterprise_rankings")
-    # Derived rows, written only by scoring.engine from existing assignments: the database
-    # need not re-check these two keys for each of a province's 100,000 rows at commit
-    # (about a third of a full recompute's time on Postgres).
+
+class EnterpriseRanking(models.Model):
+    """An enterprise's points in a snapshot. Its ranks are not stored here but read from the
+    snapshot's RankBand rows (EnterpriseRanking.objects.with_ranks())."""
+
+    # Rows are only ever read within one snapshot, through the composite indexes below; a
+    # one-column index per key would cost each full recompute 0.3 s of index writes at
+    # 100,000 enterprises and serve no query.
+    # Derived rows, written only by scoring.engine in the transaction that creates their
+    # snapshot, from existing assignments: the database need not re-check these three keys
+    # for each of a province's 100,000 rows at commit (0.3 s for the snapshot key alone, and
+    # the other two were a third of a full recompute). Deleting a snapshot still deletes its
+    # rows (Django's CASCADE).
+    snapshot = models.ForeignKey(
+        RankingSnapshot,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        db_index=False,
+        related_name="enterprise_rankings",
+    )
     enterprise = models.ForeignKey(
         Enterprise,
         verbose_name=_("enterprise"),
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        db_index=False,
         related_name="+",
     )
     county = models.ForeignKey(
@@ -203,6 +228,7 @@ class EnterpriseRanking(models.Model):
         verbose_name=_("county-level unit"),
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        db_index=False,
         related_name="+",
     )
     points = models.DecimalField(_("points"), max_digits=9, decimal_places=2)
@@ -210,19 +236,19 @@ class EnterpriseRanking(models.Model):
     score_rate = models.DecimalField(_("score rate"), max_digits=7, decimal_places=4, null=True)
     assigned_count = models.PositiveIntegerField(_("tasks assigned"))
     scored_count = models.PositiveIntegerField(_("tasks scored"))
-    rank_in_county = models.PositiveIntegerField(_("rank in county"))
-    rank_in_city = models.PositiveIntegerField(_("rank in city"))
+    # The city rank in the previous snapshot, which no longer changes once a newer one exists.
     previous_rank_in_city = models.PositiveIntegerField(_("previous rank in city"), null=True)
+
+    objects = EnterpriseRankingQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("enterprise ranking")
         verbose_name_plural = _("enterprise rankings")
-        ordering = ["rank_in_city", "enterprise_id"]
+        ordering = ["-points", "enterprise_id"]
         constraints = [
             models.UniqueConstraint(fields=["snapshot", "enterprise"], name="enterprise_ranking_unique"),
         ]
-        # Ranks are rewritten in place after scores, so no index includes them (the updates
-        # stay HOT); rank order is points order, which these indexes serve.
+        # Rank order is points order, which these indexes serve.
         indexes = [
             models.Index(fields=["snapshot", "-points", "enterprise"], name="enterprise_ranking_order"),
             models.Index(fields=["snapshot", "county", "-points"], name="enterprise_ranking_county"),
@@ -230,7 +256,8 @@ class EnterpriseRanking(models.Model):
 
     @property
     def movement(self):
-        """Places gained in the city since the previous snapshot (positive = up), or None if new."""
+        """Places gained in the city since the previous snapshot (positive = up), or None if
+        new. Needs the rank annotations of with_ranks()."""
         if self.previous_rank_in_city is None:
             return None
         return self.previous_rank_in_city - self.rank_in_city
@@ -238,4 +265,50 @@ class EnterpriseRanking(models.Model):
     @property
     def completion(self):
         return self.scored_count / self.assigned_count if self.assigned_count else None
+
+
+class RankBand(models.Model):
+    """Every enterprise of a snapshot with the same points in the same scope (one county, or
+    the whole city when `county` is null) shares one rank: this row holds how many there are
+    and that rank.
+
+    Ranks live here rather than on the enterprise rows because a score moves one enterprise
+    past thousands of others (every unscored enterprise at 0 points, say), and storing ranks
+    per enterprise meant rewriting all of their rows. A score changes a few bands: its
+    enterprise's old and new points in its county and in the city, and the ranks of the city
+    bands in between (one per distinct points value, not per enterprise).
+    """
+
+    snapshot = models.ForeignKey(RankingSnapshot, on_delete=models.CASCADE, related_name="rank_bands")
+    county = models.ForeignKey(
+        Region,
+        verbose_name=_("county-level unit"),
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    points = models.DecimalField(_("points"), max_digits=9, decimal_places=2)
+    enterprises = models.PositiveIntegerField(_("number of enterprises"))
+    rank = models.PositiveIntegerField(_("rank"))
+
+    class Meta:
+        verbose_name = _("rank band")
+        verbose_name_plural = _("rank bands")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["snapshot", "points"], condition=Q(county__isnull=True), name="rank_band_city"
+            ),
+            models.UniqueConstraint(
+                fields=["snapshot", "county", "points"], condition=Q(county__isnull=False), name="rank_band_county"
+            ),
+        ]
+        # The city bands of a few points values are rebuilt from the county bands.
+        indexes = [
+            models.Index(fields=["snapshot", "points"], condition=Q(county__isnull=False), name="rank_band_points")
+        ]
+
+
 from .models_exports import ExportJob  # noqa: E402,F401

@@ -114,6 +114,7 @@ def enterprise_rankings_for(profile, snapshot, county=None):
     rows = (
         EnterpriseRanking.objects.filter(snapshot=snapshot)
         .filter(profile.scope_q(enterprise="enterprise", county="county"))
+        .with_ranks()
         .select_related("enterprise", "county")
         .annotate(score_percent=_percent("score_rate"))
         # The rank order, on columns of the ranking table that an index covers, so that a
@@ -203,6 +204,7 @@ def enterprise_ranking(snapshot, enterprise):
         return None
     return (
         EnterpriseRanking.objects.filter(snapshot=snapshot, enterprise=enterprise)
+        .with_ranks()
         .annotate(score_percent=_percent("score_rate"))
         .first()
     )

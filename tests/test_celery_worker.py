@@ -79,6 +79,7 @@ def _wait_for(predicate, what):
 def _ranking_rows(snapshot):
     return list(
         EnterpriseRanking.objects.filter(snapshot=snapshot)
+        .with_ranks()
         .order_by("enterprise_id")
         .values_list(
             "enterprise_id",
@@ -110,7 +111,9 @@ def test_scoring_a_checkin_makes_the_worker_publish_a_ranking_with_the_new_point
     ranking = _wait_for(
         lambda: EnterpriseRanking.objects.filter(
             snapshot__period=world.period, enterprise=enterprise, points="8.50"
-        ).first(),
+        )
+        .with_ranks()
+        .first(),
         "a snapshot with the new points",
     )
     assert ranking.rank_in_city == 1
@@ -174,7 +177,7 @@ def test_a_score_given_while_the_broker_is_down_is_ranked_by_the_sweep(
     with override_settings(RANKING_SWEEP_GRACE=0):
         sweep_pending_recomputes.delay()
         ranking = _wait_for(
-            lambda: EnterpriseRanking.objects.filter(enterprise=world.enterprises[1], points="7.00").first(),
+            lambda: EnterpriseRanking.objects.filter(enterprise=world.enterprises[1], points="7.00").with_ranks().first(),
             "the sweep to rank the score",
         )
     assert ranking.rank_in_city == 1
@@ -196,7 +199,7 @@ def test_a_burst_of_scores_ends_with_a_ranking_that_includes_every_one(
         snapshot = RankingSnapshot.objects.latest_for(world.period)
         if snapshot is None or RecomputeRequest.objects.exists():
             return None
-        rows = dict(snapshot.enterprise_rankings.values_list("enterprise_id", "rank_in_city"))
+        rows = dict(snapshot.enterprise_rankings.with_ranks().values_list("enterprise_id", "rank_in_city"))
         return rows if len(rows) == 4 and sorted(rows.values()) == [1, 2, 3, 4] else None
 
     ranks = _wait_for(final_ranking, "a ranking with all four scores")

@@ -72,7 +72,7 @@ def league(db):
 def enterprise_rows(snapshot):
     return {
         r.enterprise.name: r
-        for r in EnterpriseRanking.objects.filter(snapshot=snapshot).select_related("enterprise")
+        for r in EnterpriseRanking.objects.filter(snapshot=snapshot).with_ranks().select_related("enterprise")
     }
 
 
@@ -83,7 +83,7 @@ def county_rows(snapshot):
 def figures(snapshot):
     """Everything a ranking page shows, without ids that differ between snapshots."""
     ents = sorted(
-        EnterpriseRanking.objects.filter(snapshot=snapshot).values_list(
+        EnterpriseRanking.objects.filter(snapshot=snapshot).with_ranks().values_list(
             "enterprise_id", "county_id", "points", "max_points", "score_rate", "assigned_count", "scored_count",
             "rank_in_county", "rank_in_city",
         )

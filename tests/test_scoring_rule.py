@@ -109,7 +109,7 @@ def test_city_office_changes_weights_and_ties_and_the_rankings_follow(
     assert latest.tie_method == "dense"
     # c1 = 50×0.5 + 50×0.8 = 65.00, c2 = 0 + 50×0.5 = 25.00
     assert county_scores(latest) == {"鼓楼区": Decimal("65.00"), "云龙区": Decimal("25.00")}
-    ranks = dict(EnterpriseRanking.objects.filter(snapshot=latest).values_list("enterprise_id", "rank_in_city"))
+    ranks = dict(EnterpriseRanking.objects.filter(snapshot=latest).with_ranks().values_list("enterprise_id", "rank_in_city"))
     e11, e12, e21, e22 = w.enterprises
     assert [ranks[e.pk] for e in (e21, e11, e12, e22)] == [1, 2, 2, 3]  # dense: no gap after the tie
 

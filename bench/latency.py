@@ -17,8 +17,10 @@ of the assignments scored in SQL). What it does:
    pending city review from an earlier run are reused.
 2. Makes sure today's snapshot exists (a full compute_snapshot in this process if not; it is
    never part of the stats) and applies any pending RecomputeRequests.
-3. Starts `celery -A chanjgai_portal worker --pool=solo --concurrency=1 -Q celery --loglevel=INFO`
-   (same DATABASE_URL, REDIS_URL on DB 7), logging to --worker-log.
+3. Starts two workers as docker-compose.yml runs them, `celery -A chanjgai_portal worker
+   --pool=solo --concurrency=1 -Q rankings` (logging to --worker-log, whose jobs are counted)
+   and the same with `-Q celery` for the notification e-mails (logging to --worker-log.celery),
+   with the same DATABASE_URL and REDIS_URL (DB 7).
 4. Isolated scores: one every --spacing seconds; for each, services.score(city, checkin, points)
    and then polls every --poll seconds until the newest snapshot shows the enterprise with its
    expected points. Latency is measured from the COMMIT of the score (the connection's
@@ -271,11 +273,20 @@ def start_worker(args):
     env.update(DATABASE_URL=args.db_url, REDIS_URL=args.redis_url, SECRET_KEY="bench", DEBUG="1", LOG_LEVEL="INFO")
     log = open(args.worker_log, "w")
     celery = str(Path(sys.executable).parent / "celery")
+    # As in docker-compose.yml: one worker for the rankings queue (timed), one for the rest
+    # (the notification e-mails each score queues), logging next to the first.
+    common = ["--pool=solo", "--concurrency=1", "--loglevel=INFO", "--without-heartbeat", "--without-gossip",
+              "--without-mingle"]
     proc = subprocess.Popen(
-        [celery, "-A", "chanjgai_portal", "worker", "--pool=solo", "--concurrency=1", "-Q", "celery",
-         "--loglevel=INFO", "--without-heartbeat", "--without-gossip", "--without-mingle"],
+        [celery, "-A", "chanjgai_portal", "worker", "-Q", "rankings", "-n", "rankings@%h", *common],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
+    other_log = open(args.worker_log + ".celery", "w")
+    proc.other = subprocess.Popen(
+        [celery, "-A", "chanjgai_portal", "worker", "-Q", "celery", "-n", "celery@%h", *common],
+        cwd=ROOT, env=env, stdout=other_log, stderr=subprocess.STDOUT,
+    )
+    proc.other_log = other_log
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if "ready." in Path(args.worker_log).read_text(errors="replace"):
@@ -287,14 +298,17 @@ def start_worker(args):
 
 
 def stop_worker(proc, log):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
+    for p in (proc, proc.other):
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in (proc, proc.other):
         try:
-            proc.wait(timeout=30)
+            p.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            p.kill()
+            p.wait()
     log.close()
+    proc.other_log.close()
 
 
 def worker_jobs(path, start_offset, end_offset=None):
@@ -432,7 +446,7 @@ def explain_refresh(args):
     def wrapper(execute, sql, params, many, context):
         head = sql.lstrip().split(None, 1)[0].upper()
         started = time.perf_counter()
-        if head in ("INSERT", "UPDATE", "DELETE") and not many and "scoring_enterpriseranking" in sql and "RETURNING" not in sql:
+        if head in ("INSERT", "UPDATE", "DELETE") and not many and ("scoring_enterpriseranking" in sql or "scoring_rankband" in sql) and "RETURNING" not in sql:
             with connection.cursor() as cur:
                 cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
                 plan = "\n".join(r[0] for r in cur.fetchall())

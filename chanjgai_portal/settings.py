@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from kombu import Queue
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -208,6 +209,17 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Enqueueing must never hang a web request when Redis is unreachable.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2}
+# Ranking jobs have their own queue, so a fresh ranking never waits behind the notification
+# e-mails its own scores queued, or behind a long export (a burst of 1,000 scores queues
+# 1,000 e-mail jobs). A worker started without -Q consumes both queues; production runs
+# one worker per queue (docker-compose.yml).
+CELERY_TASK_QUEUES = (Queue("celery"), Queue("rankings"))
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "scoring.recompute_rankings": {"queue": "rankings"},
+    "scoring.full_recompute": {"queue": "rankings"},
+    "scoring.sweep_pending_recomputes": {"queue": "rankings"},
+}
 
 # Ranking jobs: a burst of scores runs at most one job per RANKING_MIN_INTERVAL seconds
 # per period; the beat sweep applies changes older than RANKING_SWEEP_GRACE seconds that

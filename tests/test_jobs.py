@@ -48,3 +48,15 @@ def test_a_score_commits_even_when_the_recompute_cannot_be_enqueued(
     assignment = Assignment.objects.get(pk=checkin.assignment_id)
     assert assignment.state == CheckInState.SCORED
     assert float(assignment.points) == 9.0
+
+
+def test_ranking_jobs_have_their_own_queue():
+    """A ranking never waits behind the e-mails its scores queued (issue 3: fresh rankings)."""
+    from chanjgai_portal.celery import app
+
+    router = app.amqp.router
+    for name in ("scoring.recompute_rankings", "scoring.full_recompute", "scoring.sweep_pending_recomputes"):
+        assert router.route({}, name)["queue"].name == "rankings"
+    assert router.route({}, "notices.send_notification_emails")["queue"].name == "celery"
+    # A worker started without -Q (make worker, the test worker) consumes both.
+    assert set(app.amqp.queues) == {"celery", "rankings"}

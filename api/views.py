@@ -19,11 +19,13 @@ from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.decorators import action, api_view, authentication_classes, permission_classes
 from rest_framework.exceptions import NotFound
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chanjgai_portal.paginator import TwoEndedPaginator
 from enterprises.models import Enterprise, Profile, Region
 from scoring import selectors as ranking_selectors
 from scoring.models import EnterpriseRanking
@@ -333,11 +335,17 @@ class CountyRankingView(APIView):
         return Response(serializers.CountyRankingSerializer(rows, many=True).data)
 
 
+class RankingPagination(PageNumberPagination):
+    # Deep pages of a province's ranking read from the nearer end (no OFFSET past the middle).
+    django_paginator_class = TwoEndedPaginator
+
+
 class EnterpriseRankingView(generics.GenericAPIView):
     """The enterprise ranking of the period's latest snapshot in the user's scope, best first."""
 
     serializer_class = serializers.EnterpriseRankingSerializer
     filter_backends = []
+    pagination_class = RankingPagination
 
     @extend_schema(
         parameters=[PERIOD_PARAMETER, COUNTY_PARAMETER],

@@ -12,7 +12,7 @@ requests each page in-process with django.test.Client (force_login): --warmup re
 then one request under CaptureQueriesContext to count the queries, then --requests timed
 requests (wall time of client.get, no query capture), and reports p50 / p95 / max.
 
-Pages: scoring:rankings as `city` (first page, and the last page of the enterprise table) and as
+Pages: scoring:rankings as `city` (first page, the middle and the last page of the enterprise table) and as
 `county01`; scoring:county_detail of county01's county as `city` and as `county01`;
 scoring:enterprise_detail of ent0001's enterprise as `city`, `county01`-style county user of its
 county and as its liaison `ent0001` — the two detail pages only if scoring/urls.py has them.
@@ -68,6 +68,8 @@ def child(args):
 
     pages = [
         ("rankings", "city", "scoring:rankings", {}, ""),
+        # The worst page for OFFSET: TwoEndedPaginator reads later pages from the other end.
+        ("rankings (middle page)", "city", "scoring:rankings", {}, f"?page={(last_page + 1) // 2}"),
         ("rankings (last page)", "city", "scoring:rankings", {}, f"?page={last_page}"),
         ("rankings", "county01", "scoring:rankings", {}, ""),
     ]

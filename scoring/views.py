@@ -6,13 +6,13 @@ from decimal import Decimal
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from chanjgai_portal.paginator import TwoEndedPaginator
 from tasks.models import AssignmentState, Indicator
 
 from . import exports, selectors, services
@@ -37,7 +37,7 @@ def rankings(request):
     page_obj = None
     if snapshot is not None:
         enterprise_rows = selectors.enterprise_rankings_for(profile, snapshot, county)
-        page_obj = Paginator(enterprise_rows, ENTERPRISES_PER_PAGE).get_page(request.GET.get("page"))
+        page_obj = TwoEndedPaginator(enterprise_rows, ENTERPRISES_PER_PAGE).get_page(request.GET.get("page"))
 
     counties = list(selectors.counties_for(profile).order_by("order", "code"))
     rule = selectors.current_rule(period) if snapshot is not None else None

@@ -87,31 +87,28 @@ def _in_list(column, values):
     return f"{column} IN ({', '.join(['%s'] * len(values))})", values
 
 
-def _insert_enterprise_figures(snapshot, previous, rule, enterprise_ids=None):
+def _insert_enterprise_figures(snapshot, rule, enterprise_ids=None):
     """INSERT … SELECT the figures: no row passes through Python.
 
-    The previous city rank is read from the previous snapshot's bands, which no longer
-    change. Rows go in in rank order, which appends to the rank-order index instead of
-    splitting its pages at random. `* 1.0` keeps the rate's division decimal on SQLite as
-    well as on Postgres.
+    Rows go in in rank order, which appends to the rank-order index instead of splitting its
+    pages at random. `* 1.0` keeps the rate's division decimal on SQLite as well as on
+    Postgres.
     """
     sql, params = (
         enterprise_figures(snapshot.period, rule, enterprise_ids).query.get_compiler(connection=connection).as_sql()
     )
     q = connection.ops.quote_name
-    table, bands = q(EnterpriseRanking._meta.db_table), q(RankBand._meta.db_table)
+    table = q(EnterpriseRanking._meta.db_table)
     points, max_points, county = f"f.{q('total_points')}", f"f.{q('total_max')}", f"f.{q('county_id')}"
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (snapshot_id, enterprise_id, county_id, points, max_points, score_rate,"
-            f" assigned_count, scored_count, previous_rank_in_city)"
+            f" assigned_count, scored_count)"
             f" SELECT %s, f.{q('enterprise_id')}, {county}, {points}, {max_points},"
             f" CASE WHEN {max_points} > 0 THEN ROUND({points} * 1.0 / {max_points}, 4) END,"
-            f" f.{q('assigned')}, f.{q('scored')}, pb.{q('rank')}"
-            f" FROM ({sql}) f LEFT JOIN {table} p ON p.snapshot_id = %s AND p.enterprise_id = f.{q('enterprise_id')}"
-            f" LEFT JOIN {bands} pb ON pb.snapshot_id = p.snapshot_id AND pb.county_id IS NULL"
-            f" AND pb.points = p.points ORDER BY {points} DESC, f.{q('enterprise_id')}",
-            [snapshot.pk, *params, previous.pk if previous else None],
+            f" f.{q('assigned')}, f.{q('scored')}"
+            f" FROM ({sql}) f ORDER BY {points} DESC, f.{q('enterprise_id')}",
+            [snapshot.pk, *params],
         )
 
 
@@ -170,14 +167,14 @@ def _rank_whole_snapshot(snapshot):
     _insert_city_bands(snapshot)
 
 
-def _update_enterprises(snapshot, previous, rule, enterprise_ids):
+def _update_enterprises(snapshot, rule, enterprise_ids):
     """Recompute the figures of `enterprise_ids` in the snapshot and the bands they were
     and are now in: their counties' bands are rebuilt (hundreds of rows at most), the city
     bands of their old and new points summed again from those, and the city bands re-ranked."""
     rows = snapshot.enterprise_rankings.filter(enterprise_id__in=enterprise_ids)
     before = list(rows.values_list("county_id", "points"))
     rows.delete()
-    _insert_enterprise_figures(snapshot, previous, rule, enterprise_ids)
+    _insert_enterprise_figures(snapshot, rule, enterprise_ids)
     changed = before + list(rows.values_list("county_id", "points"))
     if not changed:
         return
@@ -268,15 +265,6 @@ def _replace_county_rows(snapshot, previous):
     CountyRanking.objects.bulk_create(_county_rows(snapshot, previous))
 
 
-def _previous_of(snapshot):
-    return (
-        RankingSnapshot.objects.filter(period_id=snapshot.period_id, created_at__lt=snapshot.created_at)
-        .exclude(pk=snapshot.pk)
-        .order_by("-created_at", "-pk")
-        .first()
-    )
-
-
 def _lock_period(period):
     """One ranking job per period at a time: each sees the true previous snapshot and the
     pending requests it takes are not taken twice.
@@ -303,8 +291,9 @@ def _new_snapshot(period, rule, trigger, previous):
         enterprise_weight=rule.enterprise_weight,
         tie_method=rule.tie_method,
         count_unfinished=rule.count_unfinished,
+        previous=previous,
     )
-    _insert_enterprise_figures(snapshot, previous, rule)
+    _insert_enterprise_figures(snapshot, rule)
     _rank_whole_snapshot(snapshot)
     _replace_county_rows(snapshot, previous)
     _analyze_ranking_tables()
@@ -360,10 +349,9 @@ def refresh_rankings(period, trigger="score"):
         if latest is None or latest.taken_on != today or not latest.matches(rule) or any(f for _p, _e, f in requests):
             return _new_snapshot(period, rule, trigger, latest)
         enterprise_ids = sorted({e for _p, e, _f in requests if e is not None})
-        previous = _previous_of(latest)
         if enterprise_ids:
-            _update_enterprises(latest, previous, rule, enterprise_ids)
-        _replace_county_rows(latest, previous)
+            _update_enterprises(latest, rule, enterprise_ids)
+        _replace_county_rows(latest, latest.previous)
         latest.computed_at = timezone.now()
         latest.trigger = trigger[:64]
         latest.save(update_fields=["computed_at", "trigger"])

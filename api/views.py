@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import generics, mixins, status, viewsets
+from rest_framework import exceptions, generics, mixins, status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.decorators import action, api_view, authentication_classes, permission_classes
@@ -26,6 +26,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chanjgai_portal.paginator import TwoEndedPaginator
+from enterprises import security
 from enterprises.models import Enterprise, Profile, Region
 from scoring import selectors as ranking_selectors
 from scoring.models import EnterpriseRanking
@@ -33,6 +34,7 @@ from tasks import selectors as task_selectors
 from tasks import services
 from tasks.evidence import ALLOWED_TYPES, attachment_response
 from tasks.models import Assignment, CheckIn, Evidence, Indicator, ReviewEvent
+from tasks.upload_handlers import upload_refusal
 
 from . import filters, serializers
 from .errors import FieldValidationError
@@ -44,7 +46,12 @@ Action = ReviewEvent.Action
 
 # --- auth ---------------------------------------------------------------------------------
 class TokenView(APIView):
-    """Exchange a username and password for an API token (sent as `Authorization: Token …`)."""
+    """Exchange a username and password for an API token (sent as `Authorization: Token …`).
+
+    Guarded like the browser login: a username + address locked out by django-axes gets 429
+    (enterprises.security), on top of the per-minute throttle of failures; outside DEBUG the
+    demo password is refused (403) until it is changed on the website.
+    """
 
     authentication_classes = []
     permission_classes = [AllowAny]
@@ -55,6 +62,16 @@ class TokenView(APIView):
         # Kept so that a refused login can be counted against the same key afterwards.
         self._throttles = super().get_throttles()
         return self._throttles
+
+    def check_throttles(self, request):
+        # A lockout says more than the throttle's "try again in n seconds": check it first.
+        if request.method == "POST" and security.is_locked_out(request, self._username(request)):
+            raise exceptions.Throttled(detail=security.lockout_message(request))
+        super().check_throttles(request)
+
+    @staticmethod
+    def _username(request):
+        return str(request.data.get("username", "")) if hasattr(request.data, "get") else ""
 
     @extend_schema(
         operation_id="auth_token_create",
@@ -67,7 +84,12 @@ class TokenView(APIView):
         if not serializer.is_valid():
             for throttle in self._throttles:
                 throttle.record_failure()
+            # This failure may have been the one that locked the username + address.
+            if getattr(request, "axes_locked_out", False):
+                raise exceptions.Throttled(detail=security.lockout_message(request))
             serializer.is_valid(raise_exception=True)
+        if security.is_demo_password(request.data.get("password")):
+            raise PermissionDenied(security.demo_password_message())
         token, _created = Token.objects.get_or_create(user=serializer.validated_data["user"])
         return Response({"token": token.key})
 
@@ -176,6 +198,14 @@ class AssignmentViewSet(ScopedReadOnlyViewSet):
 
 
 # --- check-ins ------------------------------------------------------------------------------
+class UploadStopped(exceptions.APIException):
+    """The upload was stopped while it streamed in: 413 for size, 400 for too many files."""
+
+    def __init__(self, refusal):
+        super().__init__(refusal.message)
+        self.status_code = refusal.status
+
+
 def _review_schema(request_serializer, summary):
     return extend_schema(
         summary=summary,
@@ -227,6 +257,9 @@ class CheckInViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
 
     def create(self, request, *args, **kwargs):
         data = serializers.CheckInSubmitSerializer(data=request.data)
+        refusal = upload_refusal(request)  # the upload was stopped at a size or count limit
+        if refusal is not None:
+            raise UploadStopped(refusal)
         data.is_valid(raise_exception=True)
         description = data.validated_data["description"]
         assignment = task_selectors.assignment_for_detail(request.user, data.validated_data["assignment"])

@@ -7,6 +7,7 @@ tasks eagerly in-process: a zero-setup first look. Production is Postgres + Redi
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -53,6 +54,9 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Before enterprises, whose admin replaces axes' AccessAttempt admin.
+    "axes",
+    "csp",
     "enterprises",
     "tasks",
     "scoring",
@@ -63,13 +67,17 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "enterprises.security.PasswordChangeRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "chanjgai_portal.middleware.DomainErrorMiddleware",
+    # Last, as django-axes documents: turns a login refused by a lockout into its response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "chanjgai_portal.urls"
@@ -102,11 +110,27 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Django's validators come with zh_Hans messages (the length rule's through enterprises.security);
+# the demo password is too short for them.
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "enterprises.security.MinimumLengthValidator",
+        "OPTIONS": {"min_length": int(os.environ.get("PASSWORD_MIN_LENGTH", "10"))},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# The password seed_demo gives the demo accounts: outside DEBUG (REFUSE_DEMO_PASSWORD) a
+# browser login with it must change it first, and the API refuses it (enterprises/security.py).
+DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "demo12345")
+REFUSE_DEMO_PASSWORD = env_bool("REFUSE_DEMO_PASSWORD", not DEBUG)
+
+# The axes backend refuses a locked-out username + address before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 LOGIN_URL = "login"
@@ -135,15 +159,134 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 EVIDENCE_MAX_FILE_SIZE = int(os.environ.get("EVIDENCE_MAX_FILE_SIZE", 20 * 1024 * 1024))
 EVIDENCE_MAX_FILES = int(os.environ.get("EVIDENCE_MAX_FILES", 10))
+# The evidence limits are enforced while the body streams in (tasks/upload_handlers.py), so an
+# oversized upload is stopped before it lands whole in memory or on disk. Django's own file
+# count limit is one above ours: our handler refuses the extra file first, with a message.
+FILE_UPLOAD_HANDLERS = [
+    "tasks.upload_handlers.EvidenceLimitUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+DATA_UPLOAD_MAX_NUMBER_FILES = EVIDENCE_MAX_FILES + 1
+# e.g. "/protected-media/": downloads answer with X-Accel-Redirect and nginx sends the file
+# from an `internal` location aliased to MEDIA_ROOT (local storage only).
+EVIDENCE_X_ACCEL_PREFIX = os.environ.get("EVIDENCE_X_ACCEL_PREFIX", "").strip()
 
+
+def file_storage(environ):
+    """Django's default storage (evidence, notice attachments, export files) from the environment.
+
+    EVIDENCE_STORAGE=local (the default) keeps them under MEDIA_ROOT; EVIDENCE_STORAGE=s3 puts
+    them in an S3-compatible bucket (MinIO, Ceph, a cloud's object storage) that several web
+    servers and workers share. Either way they are private: the bucket gets no public ACL and
+    no signed URLs, because every download goes through the permission-checked views.
+    """
+    kind = (environ.get("EVIDENCE_STORAGE") or "local").strip().lower()
+    if kind == "local":
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    if kind != "s3":
+        raise RuntimeError(f"EVIDENCE_STORAGE must be 'local' or 's3', not {kind!r}.")
+    bucket = (environ.get("AWS_STORAGE_BUCKET_NAME") or "").strip()
+    if not bucket:
+        raise RuntimeError("AWS_STORAGE_BUCKET_NAME must be set when EVIDENCE_STORAGE=s3.")
+    from botocore.config import Config
+
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": environ.get("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": environ.get("AWS_S3_REGION_NAME") or "us-east-1",
+            # None: boto3's own chain (instance role, ~/.aws) when no key is given.
+            "access_key": environ.get("AWS_ACCESS_KEY_ID") or None,
+            "secret_key": environ.get("AWS_SECRET_ACCESS_KEY") or None,
+            "default_acl": None,
+            "querystring_auth": False,
+            # Generated names never collide; a name that did must not replace someone's evidence.
+            "file_overwrite": False,
+            # A download is buffered before it is served: spill to disk past 2 MB, not to RAM.
+            "max_memory_size": 2 * 1024 * 1024,
+            # Path-style (http://host/bucket/key) suits MinIO and needs no wildcard DNS;
+            # short timeouts so an unreachable store fails a request instead of hanging it.
+            "client_config": Config(
+                s3={"addressing_style": environ.get("AWS_S3_ADDRESSING_STYLE") or "path"},
+                signature_version="s3v4",
+                connect_timeout=5,
+                read_timeout=60,
+                retries={"max_attempts": 3, "mode": "standard"},
+            ),
+        },
+    }
+
+
+EVIDENCE_STORAGE = (os.environ.get("EVIDENCE_STORAGE") or "local").strip().lower()
+STORAGES = {
+    "default": file_storage(os.environ),
+    # CSS, JS and images stay on local disk (collectstatic, served by nginx) either way.
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# --- Transport and browser security (manage.py check --deploy is clean outside DEBUG) ------
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 if env_bool("BEHIND_TLS_PROXY", False):
     # Set only when a reverse proxy terminates TLS and sets this header itself.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# How many reverse proxies stand in front of gunicorn, each appending its peer's address to
+# X-Forwarded-For (nginx alone: 1; a TLS terminator in front of nginx: 2). Login throttles
+# and lockouts key on the address the outermost proxy saw; entries a client wrote further
+# left are ignored, so it cannot choose a new address per attempt.
+PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "1" if env_bool("BEHIND_TLS_PROXY", False) else "0"))
+
+# --- Login lockout (django-axes): every login path, the browser form and the API token -------
+# Locked per username AND address, never per address alone: a county office's whole staff
+# shares one address. The city office unlocks (enterprises/security.py: unlock_user).
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", "20")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "enterprises.security.lockout_response"
+AXES_VERBOSE = False
+# The client address as django-axes documents it (django-ipware): behind PROXY_COUNT proxies
+# the address is X-Forwarded-For's entry PROXY_COUNT - 1 from the right (nginx appends its
+# peer; the last proxy itself is REMOTE_ADDR); not strict, so extra entries a client
+# prepended are ignored rather than making the header unusable.
+if PROXY_COUNT:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR",)
+    AXES_IPWARE_PROXY_ORDER = "left-most"
+    AXES_IPWARE_PROXY_COUNT = PROXY_COUNT - 1
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+IPWARE_STRICT = False
+
+# --- Content Security Policy (django-csp 4) -------------------------------------------------
+# No inline scripts anywhere: pages load static/js files. ECharts' tooltips carry style=""
+# attributes, so inline style *attributes* are allowed, <style> elements are not. The API
+# docs page (Swagger UI) gets its own relaxation in api/urls.py.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- REST API (api/) -----------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -161,7 +304,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"login": os.environ.get("API_LOGIN_THROTTLE", "10/min")},
     # Throttles key on the client address: trust X-Forwarded-For only as far as our own
     # reverse proxy (one hop) sets it, or a client could pick a new address per attempt.
-    "NUM_PROXIES": 1 if env_bool("BEHIND_TLS_PROXY", False) else 0,
+    "NUM_PROXIES": PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "产改打卡管理系统 API",

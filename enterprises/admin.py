@@ -1,10 +1,14 @@
 """Admin for regions, enterprises and user profiles, plus the mixins the other apps' admins share."""
 
-from django.contrib import admin
+from axes import admin as axes_admin
+from axes.models import AccessAttempt
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
 
+from . import security
 from .models import Enterprise, Profile, Region
 from .resources import EnterpriseResource
 
@@ -130,3 +134,23 @@ class ProfileAdmin(admin.ModelAdmin):
             return queryset.none()
         city = profile.city
         return queryset.filter(Q(enterprise__county__parent=city) | Q(region=city) | Q(region__parent=city))
+
+
+# --- Login lockouts: axes' own admin, plus unlocking through the one service ---------------
+class AccessAttemptAdmin(axes_admin.AccessAttemptAdmin):
+    actions = ["unlock_selected"]
+
+    @admin.action(description=_("Unlock the selected usernames"))
+    def unlock_selected(self, request, queryset):
+        for username in sorted(set(queryset.values_list("username", flat=True))):
+            try:
+                security.unlock_user(request.user, username)
+            except (PermissionDenied, ValidationError) as exc:
+                self.message_user(request, f"{username}: {' '.join(getattr(exc, 'messages', [str(exc)]))}", messages.ERROR)
+            else:
+                self.message_user(request, _("%(username)s can log in again.") % {"username": username})
+
+
+if admin.site.is_registered(AccessAttempt):  # axes registers it unless AXES_ENABLE_ADMIN is off
+    admin.site.unregister(AccessAttempt)
+    admin.site.register(AccessAttempt, AccessAttemptAdmin)

@@ -2,9 +2,11 @@
 
 One service for every kind, in two steps:
 
-    upload = store_upload(user, uploaded_file)          # kept under MEDIA_ROOT/imports/<user>/
-    preview = preview_import(user, "enterprises", upload.token)   # the dry run: nothing written
-    apply_import(user, "enterprises", upload.token)     # re-validates, then ONE transaction
+    upload = store_upload(user, uploaded_file)          # kept in the default storage, imports/<user>/
+    with upload.local_copy() as path:
+        preview = preview_import(user, "enterprises", path)   # the dry run: nothing written
+    with upload.local_copy() as path:
+        apply_import(user, "enterprises", path)         # re-validates, then ONE transaction
 
 The columns come from the django-import-export resources (their Chinese headers and choice
 widgets); the rules (GB 32100 check digit, county of the importer's city, one code per sheet,
@@ -15,15 +17,18 @@ A sheet with any bad row changes nothing: apply_import refuses it.
 import csv
 import io
 import re
+import shutil
+import tempfile
 import uuid
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import translation
 from django.utils.encoding import force_str
@@ -76,13 +81,26 @@ class ImportRefused(Exception):
 
 @dataclass
 class Upload:
+    """An uploaded sheet kept in the default storage (local disk or S3), not on one server's
+    disk: the preview and the confirm may be served by different web servers."""
+
     token: str
-    path: Path
+    name: str
     original_name: str
 
+    @contextmanager
+    def local_copy(self):
+        """The sheet as a temporary local file, for the parsers (zipfile, openpyxl) that need one."""
+        with default_storage.open(self.name, "rb") as source, tempfile.NamedTemporaryFile(
+            suffix=Path(self.token).suffix
+        ) as copy:
+            shutil.copyfileobj(source, copy)
+            copy.flush()
+            yield Path(copy.name)
 
-def _user_dir(user):
-    return Path(settings.MEDIA_ROOT) / "imports" / str(user.pk)
+
+def _storage_name(user, token):
+    return f"imports/{user.pk}/{token}"
 
 
 def store_upload(user, uploaded):
@@ -99,28 +117,23 @@ def store_upload(user, uploaded):
         raise SpreadsheetRejected(
             "too_large", gettext("The file is larger than %(size)s MB.") % {"size": MAX_UPLOAD_BYTES // (1024 * 1024)}
         )
-    folder = _user_dir(user)
-    folder.mkdir(parents=True, exist_ok=True)
     token = f"{uuid.uuid4().hex}{suffix}"
-    path = folder / token
-    with open(path, "wb") as out:
-        for chunk in uploaded.chunks():
-            out.write(chunk)
-    return Upload(token=token, path=path, original_name=name)
+    stored_name = default_storage.save(_storage_name(user, token), uploaded)
+    return Upload(token=token, name=stored_name, original_name=name)
 
 
 def upload_for(user, token):
     """The user's stored upload named by `token`; None if it is not theirs or gone."""
     if not isinstance(token, str) or not TOKEN_RE.match(token):
         return None
-    path = _user_dir(user) / token
-    return Upload(token=token, path=path, original_name=token) if path.is_file() else None
+    name = _storage_name(user, token)
+    return Upload(token=token, name=name, original_name=token) if default_storage.exists(name) else None
 
 
 def discard_upload(user, token):
     upload = upload_for(user, token)
     if upload is not None:
-        upload.path.unlink(missing_ok=True)
+        default_storage.delete(upload.name)
 
 
 # -- reading a sheet -----------------------------------------------------------------------

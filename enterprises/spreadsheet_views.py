@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from scoring import selectors
 from scoring.resources import XLSX_CONTENT_TYPE
+from tasks.upload_handlers import upload_refusal
 
 from . import imports
 
@@ -69,8 +70,11 @@ def upload(request, kind):
     """Keep the uploaded sheet under a generated name and show its dry run."""
     _importer(request, kind)
     uploaded = request.FILES.get("file")
-    error = None
-    if uploaded is None:
+    error, status = None, 400
+    refusal = upload_refusal(request)  # the upload was stopped at a size or count limit
+    if refusal is not None:
+        error, status = refusal.message, refusal.status
+    elif uploaded is None:
         error = _("Choose a file to upload.")
     else:
         try:
@@ -80,7 +84,7 @@ def upload(request, kind):
     if error:
         context = _index_context(request, selectors.profile_for(request.user))
         context.update(upload_error=error, upload_kind=kind)
-        return render(request, "spreadsheets/index.html", context, status=400)
+        return render(request, "spreadsheets/index.html", context, status=status)
     return redirect("spreadsheets:preview", kind=kind, token=stored.token)
 
 
@@ -102,7 +106,8 @@ def preview(request, kind, token):
     if stored is None:
         raise Http404(_("This upload is gone. Upload the file again."))
     try:
-        result = imports.preview_import(request.user, kind, stored.path)
+        with stored.local_copy() as path:
+            result = imports.preview_import(request.user, kind, path)
     except imports.SpreadsheetRejected as rejected:
         imports.discard_upload(request.user, token)
         return _render_preview(request, importer, token, rejected=rejected, status=400)
@@ -118,7 +123,8 @@ def confirm(request, kind, token):
     if stored is None:
         raise Http404(_("This upload is gone. Upload the file again."))
     try:
-        result = imports.apply_import(request.user, kind, stored.path)
+        with stored.local_copy() as path:
+            result = imports.apply_import(request.user, kind, path)
     except imports.SpreadsheetRejected as rejected:
         imports.discard_upload(request.user, token)
         return _render_preview(request, importer, token, rejected=rejected, status=400)

@@ -17,6 +17,7 @@ from enterprises.models import Profile
 from tasks import selectors as task_selectors
 from tasks.evidence import attachment_response
 from tasks.models import Evidence, Indicator
+from tasks.upload_handlers import upload_refusal
 
 from . import selectors, services
 from .forms import ExampleCaseForm, NeedForm, NeedReplyForm, NoticeForm
@@ -105,6 +106,10 @@ def notice_create(request):
         form = NoticeForm(profile=profile, initial={"audience": Notice.Audience.CITY})
         return render(request, "notices/notice_form.html", {"form": form})
     form = NoticeForm(request.POST, request.FILES, profile=profile)
+    refusal = upload_refusal(request)  # the upload was stopped at a size or count limit
+    if refusal is not None:
+        context = {"form": form, "errors": [refusal.message]}
+        return render(request, "notices/notice_form.html", context, status=refusal.status)
     try:
         if not form.is_valid():
             raise ValidationError(_form_errors(form))
@@ -207,6 +212,10 @@ def need_create(request):
     if request.method != "POST":
         return render(request, "notices/need_form.html", {"form": NeedForm()})
     form = NeedForm(request.POST, request.FILES)
+    refusal = upload_refusal(request)
+    if refusal is not None:
+        context = {"form": form, "errors": [refusal.message]}
+        return render(request, "notices/need_form.html", context, status=refusal.status)
     try:
         if not form.is_valid():
             raise ValidationError(_form_errors(form))

@@ -18,6 +18,7 @@ from . import selectors, services
 from .evidence import attachment_response
 from .forms import ApproveForm, ReopenForm, ReturnForm, ScoreForm, SubmitCheckInForm
 from .models import Evidence, ReviewEvent
+from .upload_handlers import upload_refusal
 
 PAGE_SIZE = 50
 
@@ -83,6 +84,9 @@ def assignment_detail(request, pk):
 def submit(request, pk):
     assignment = selectors.assignment_for_detail(request.user, pk)
     form = SubmitCheckInForm(request.POST, request.FILES)
+    refusal = upload_refusal(request)  # the upload was stopped at a size or count limit
+    if refusal is not None:
+        return _render_assignment(request, assignment, form=form, errors=[refusal.message], status=refusal.status)
     try:
         if not form.is_valid():
             raise ValidationError([e for errors in form.errors.values() for e in errors])

@@ -25,6 +25,7 @@ import pytest
 from chanjgai_portal.celery import app as celery_app
 
 from . import factories as f
+from .s3 import s3_endpoint, s3_storage  # noqa: F401 - fixtures: an S3-compatible store (moto)
 
 
 @pytest.fixture(autouse=True)
@@ -132,3 +133,23 @@ def assignment_of(world):
 @pytest.fixture
 def running_in_ci():
     return bool(os.environ.get("CI"))
+
+
+@pytest.fixture
+def fast_password_hashes(request, settings):
+    """Each login hashes a password: MD5 instead of PBKDF2 keeps the many logins here cheap.
+
+    The world is built first, so that tests/factories.py caches its usual (PBKDF2) hash and
+    later tests, which run without MD5, can still log in with it."""
+    world = request.getfixturevalue("world") if "world" in request.fixturenames else None
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    ]
+    if world is not None:
+        from django.contrib.auth.hashers import make_password
+
+        fast = make_password(f.PASSWORD)
+        for user in [*world.liaisons, *world.county_users, world.city_user, world.observer, world.admin]:
+            user.password = fast
+            user.save(update_fields=["password"])

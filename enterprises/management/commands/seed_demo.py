@@ -13,6 +13,7 @@ import time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group, Permission
@@ -134,7 +135,11 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--password", default="demo12345", help="Password of every new demo account.")
+        parser.add_argument(
+            "--password",
+            default=settings.DEMO_PASSWORD,
+            help="Password of every new demo account (default: the DEMO_PASSWORD setting).",
+        )
         parser.add_argument(
             "--enterprises", type=int, default=767, help="How many enterprises (default 767; e.g. 100000 for benchmarks)."
         )

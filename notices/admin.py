@@ -43,6 +43,10 @@ class NeedAdmin(admin.ModelAdmin):
     list_select_related = ["enterprise", "county"]
     raw_id_fields = ["enterprise", "reporter"]
     inlines = [NeedMessageInline]
+    # The stored file is served only through the permission-checked need_attachment view;
+    # the admin shows what it is, never a link to the storage (which has no public URL).
+    exclude = ["attachment"]
+    readonly_fields = ["attachment_name", "attachment_type", "attachment_size"]
 
 
 @admin.register(ExampleCase)

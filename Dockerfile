@@ -7,8 +7,16 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # gettext: compilemessages for the zh_Hans UI (build time only, but small).
+# postgresql-client-$PG_MAJOR: pg_dump, pg_restore and psql for scripts/backup.sh and
+# scripts/restore.sh. pg_dump refuses a server newer than itself and a newer pg_dump writes
+# settings an older server rejects, so it must match the server (postgres:16 in
+# docker-compose.yml); Debian's own client is whatever its release ships, hence the
+# PostgreSQL project's apt repository (its key ships with postgresql-common).
+ARG PG_MAJOR=16
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends gettext \
+    && apt-get install -y --no-install-recommends gettext postgresql-common \
+    && /usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y \
+    && apt-get install -y --no-install-recommends "postgresql-client-${PG_MAJOR}" \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
@@ -23,8 +31,8 @@ RUN SECRET_KEY=build-only-not-secret python manage.py compilemessages --ignore=.
     && SECRET_KEY=build-only-not-secret STATIC_ROOT=/app/staticfiles python manage.py collectstatic --noinput
 
 RUN useradd --system --uid 10001 --home-dir /app portal \
-    && mkdir -p /data/media \
-    && chown -R portal /data
+    && mkdir -p /data/media /backups \
+    && chown -R portal /data /backups
 USER portal
 
 ENV MEDIA_ROOT=/data/media \

@@ -9,9 +9,12 @@ threads = int(os.environ.get("GUNICORN_THREADS", 2))
 # Evidence uploads of up to EVIDENCE_MAX_FILES × EVIDENCE_MAX_FILE_SIZE can take a while.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 120))
 graceful_timeout = 30
-keepalive = 5
+# nginx (docker-compose.yml) opens one upstream connection per request, so a recycled
+# worker never drops a request sent on a kept-alive connection; a client that talks to
+# gunicorn directly (bench/load.py) can turn keep-alive off the same way (0).
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", 5))
 # Recycle workers now and then so a slow leak cannot grow without bound.
-max_requests = 2000
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 2000))
 max_requests_jitter = 200
 accesslog = "-"
 errorlog = "-"

@@ -156,6 +156,8 @@ def main():
         env.update(
             DATABASE_URL=url, SECRET_KEY="bench", DEBUG="0", ALLOWED_HOSTS="testserver,127.0.0.1,localhost",
             SESSION_COOKIE_SECURE="0", CSRF_COOKIE_SECURE="0", LOG_LEVEL="WARNING",
+            # The test client speaks plain http: no redirect to https, no HSTS header work.
+            SECURE_SSL_REDIRECT="0", SECURE_HSTS_SECONDS="0",
         )
         env.pop("REDIS_URL", None)
         load = os.getloadavg()

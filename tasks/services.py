@@ -9,6 +9,7 @@ Each service does one transition inside one transaction, decided by the database
 Nothing is changed when any of them is raised.
 """
 
+import logging
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -24,6 +25,7 @@ from .evidence import inspect_upload, validate_upload_count
 from .models import Assignment, AssignmentState, CheckIn, CheckInState, Evidence, ReviewEvent
 from .workflow import WorkflowError
 
+logger = logging.getLogger(__name__)
 
 
 def submit_checkin(user, assignment, description, files):
@@ -36,16 +38,36 @@ def submit_checkin(user, assignment, description, files):
     validate_upload_count(files)
     inspected = [(upload, *inspect_upload(upload)) for upload in files]
 
-    stored = []
+    stored, written = [], []
     try:
         with transaction.atomic():
             checkin = _create_version(user, profile, assignment, description, inspected, stored)
+            written.append(checkin.pk)  # from here on, only the COMMIT can still fail
     except BaseException:
-        # The rows rolled back: remove the files written for them, so none is orphaned.
-        for field_file in stored:
-            field_file.storage.delete(field_file.name)
+        if not written or not _version_was_committed(written[0]):
+            # The rows rolled back: remove the files written for them, so none is orphaned.
+            for field_file in stored:
+                field_file.storage.delete(field_file.name)
         raise
     return checkin
+
+
+def _version_was_committed(checkin_pk):
+    """Whether a check-in whose COMMIT raised is in the database after all.
+
+    A connection lost during COMMIT leaves the outcome unknown to us: the server may have
+    committed before the connection went. Deleting the files then would leave a check-in
+    without its evidence, so they are kept unless the row is seen to be absent; an orphan
+    file is recoverable, lost evidence is not.
+    """
+    if transaction.get_connection().in_atomic_block:
+        return False  # only a savepoint was released; the caller's transaction decides
+    try:
+        transaction.get_connection().close_if_unusable_or_obsolete()
+        return CheckIn.objects.filter(pk=checkin_pk).exists()
+    except Exception:  # noqa: BLE001 - the database is unreachable: assume it committed
+        logger.warning("Could not tell whether check-in %s was committed; its files are kept", checkin_pk)
+        return True
 
 
 def _create_version(user, profile, assignment, description, inspected, stored):

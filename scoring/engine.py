@@ -81,10 +81,12 @@ def _rank_over(tie_method, count, partition=""):
     return f"1 + SUM({count}) {window} - {count}"
 
 
-def _in_list(column, values):
-    """`column IN (%s, …)` and its parameters (values is non-empty)."""
+def _and_in(column, values):
+    """` AND column IN (%s, …)` and its parameters, or nothing when `values` is None."""
+    if values is None:
+        return "", []
     values = sorted(values)
-    return f"{column} IN ({', '.join(['%s'] * len(values))})", values
+    return f" AND {column} IN ({', '.join(['%s'] * len(values))})", values
 
 
 def _insert_enterprise_figures(snapshot, rule, enterprise_ids=None):
@@ -116,10 +118,7 @@ def _insert_county_bands(snapshot, county_ids=None):
     """The county bands of the snapshot (of `county_ids` only, when given), ranked."""
     q = connection.ops.quote_name
     table, bands = q(EnterpriseRanking._meta.db_table), q(RankBand._meta.db_table)
-    where, params = "", []
-    if county_ids is not None:
-        where, params = _in_list("county_id", county_ids)
-        where = f" AND {where}"
+    where, params = _and_in("county_id", county_ids)
     rank = _rank_over(snapshot.tie_method, "n", "PARTITION BY county_id")
     with connection.cursor() as cursor:
         cursor.execute(
@@ -135,10 +134,7 @@ def _insert_city_bands(snapshot, points=None):
     bands; ranked in the same statement for a whole snapshot, else by _rerank_city_bands."""
     q = connection.ops.quote_name
     bands = q(RankBand._meta.db_table)
-    where, params = "", []
-    if points is not None:
-        where, params = _in_list("points", points)
-        where = f" AND {where}"
+    where, params = _and_in("points", points)
     rank = _rank_over(snapshot.tie_method, "n") if points is None else "0"
     with connection.cursor() as cursor:
         cursor.execute(

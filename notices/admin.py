@@ -1,15 +1,23 @@
 from django.contrib import admin
 
+from enterprises.admin import ScopedAdminMixin
+
 from .models import ExampleCase, Need, NeedMessage, Notice, NoticeAttachment, Notification
 
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
+    """Notifications are personal: staff other than superusers see only their own."""
+
     list_display = ["recipient", "kind", "text", "created_at", "read_at"]
     list_filter = ["kind"]
     list_select_related = ["recipient"]
     search_fields = ["recipient__username", "text"]
     raw_id_fields = ["recipient"]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return queryset if request.user.is_superuser else queryset.filter(recipient=request.user)
 
 
 class NoticeAttachmentInline(admin.TabularInline):
@@ -20,7 +28,8 @@ class NoticeAttachmentInline(admin.TabularInline):
 
 
 @admin.register(Notice)
-class NoticeAdmin(admin.ModelAdmin):
+class NoticeAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    scope_city = "city"
     list_display = ["title", "sender_region", "audience", "published_at"]
     list_filter = ["audience"]
     list_select_related = ["sender_region"]
@@ -37,7 +46,9 @@ class NeedMessageInline(admin.TabularInline):
 
 
 @admin.register(Need)
-class NeedAdmin(admin.ModelAdmin):
+class NeedAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    scope_enterprise = "enterprise"
+    scope_county = "county"
     list_display = ["enterprise", "county", "category", "state", "created_at"]
     list_filter = ["state", "category"]
     list_select_related = ["enterprise", "county"]
@@ -50,7 +61,8 @@ class NeedAdmin(admin.ModelAdmin):
 
 
 @admin.register(ExampleCase)
-class ExampleCaseAdmin(admin.ModelAdmin):
+class ExampleCaseAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    scope_city = "city"
     list_display = ["title", "category", "is_public_evidence", "created_at"]
     list_filter = ["category", "is_public_evidence"]
     raw_id_fields = ["checkin", "marked_by"]

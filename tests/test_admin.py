@@ -258,3 +258,38 @@ def test_admin_xlsx_export_of_enterprises_keeps_numbers_and_escapes_names(admin_
     assert "'=1+2" in names
     employees = [row[header.index("Employees")].value for row in sheet.iter_rows(min_row=2)]
     assert employees == [300, 300, 300, 300]
+
+
+def test_notices_admins_show_a_staff_user_only_its_own_city(client, world):
+    """Given rights on the notices app, a city office's staff user sees its city's notices
+    and needs and only its own notifications, as on the site."""
+    from django.contrib.auth.models import Permission
+
+    from notices import services as notice_services
+    from notices.models import Need, Notice, Notification
+
+    other_city = f.RegionFactory.city(parent=world.province, name="南京市", code="320100")
+    other_county = f.RegionFactory.county(parent=other_city, name="玄武区", code="320102")
+    other_enterprise = f.EnterpriseFactory(county=other_county, name="南京某公司")
+    other_office = f.city_office(other_city)
+    notice_services.publish_notice(world.city_user, "徐州全市通知", "正文", "city")
+    notice_services.publish_notice(other_office, "南京全市通知", "正文", "city")
+    notice_services.report_need(world.liaisons[0], Need.Category.values[0], "徐州企业的需求")
+    notice_services.report_need(f.liaison(other_enterprise), Need.Category.values[0], "南京企业的需求")
+    Notification.objects.create(recipient=other_office, kind=Notification.Kind.values[0], text="南京的提醒")
+
+    user = world.city_user
+    user.is_staff = True
+    user.save()
+    user.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_notice", "view_need", "view_notification"])
+    )
+    client.force_login(user)
+    notices = client.get(admin_url(Notice, "changelist")).content.decode()
+    needs = client.get(admin_url(Need, "changelist")).content.decode()
+    notifications = client.get(admin_url(Notification, "changelist")).content.decode()
+    assert "徐州全市通知" in notices and "南京全市通知" not in notices
+    assert world.enterprises[0].name in needs and "南京某公司" not in needs
+    assert "南京的提醒" not in notifications
+    other_notice = Notice.objects.get(title="南京全市通知")
+    assert client.get(admin_url(Notice, "change", other_notice.pk)).status_code == 302  # "does not exist"

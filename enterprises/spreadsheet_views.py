@@ -97,14 +97,20 @@ def _render_preview(request, importer, token, preview=None, rejected=None, refus
     )
 
 
+def _upload_or_404(request, token):
+    """The user's stored sheet behind `token` (uploads are per user), or 404."""
+    stored = imports.upload_for(request.user, token)
+    if stored is None:
+        raise Http404(_("This upload is gone. Upload the file again."))
+    return stored
+
+
 @require_GET
 @login_required
 def preview(request, kind, token):
     """The dry run: rows to create, update and leave unchanged, and every bad row with its reason."""
     importer = _importer(request, kind)
-    stored = imports.upload_for(request.user, token)
-    if stored is None:
-        raise Http404(_("This upload is gone. Upload the file again."))
+    stored = _upload_or_404(request, token)
     try:
         with stored.local_copy() as path:
             result = imports.preview_import(request.user, kind, path)
@@ -119,9 +125,7 @@ def preview(request, kind, token):
 def confirm(request, kind, token):
     """Apply the previewed sheet in one transaction; refused (nothing changed) if any row is bad."""
     importer = _importer(request, kind)
-    stored = imports.upload_for(request.user, token)
-    if stored is None:
-        raise Http404(_("This upload is gone. Upload the file again."))
+    stored = _upload_or_404(request, token)
     try:
         with stored.local_copy() as path:
             result = imports.apply_import(request.user, kind, path)

@@ -150,6 +150,26 @@ def test_a_ranking_job_with_nothing_pending_changes_nothing(world, django_captur
     assert RankingSnapshot.objects.filter(period=world.period).count() == 1
 
 
+def test_an_enterprise_that_left_the_reform_leaves_the_snapshot_in_place(world, assignment_of):
+    """The in-place update asks whether an enterprise is still in the reform after grouping
+    its assignments, as the full recompute does: both leave it out, with the same bands."""
+    for enterprise, points in zip(world.enterprises, ("6", "4")):
+        Assignment.objects.filter(pk=assignment_of(enterprise).pk).update(
+            state=AssignmentState.SCORED, points=Decimal(points)
+        )
+    snapshot = compute_snapshot(world.period)
+    leaver = world.enterprises[0]
+    leaver.is_active = False
+    leaver.save(update_fields=["is_active"])
+    RecomputeRequest.objects.create(period=world.period, enterprise=leaver)
+
+    assert refresh_rankings(world.period) == snapshot
+    assert not snapshot.enterprise_rankings.filter(enterprise=leaver).exists()
+    full = compute_snapshot(world.period)
+    assert _figures(snapshot) == _figures(full) and _bands(snapshot) == _bands(full)
+    assert snapshot.enterprise_rankings.with_ranks().get(enterprise=world.enterprises[1]).rank_in_city == 1
+
+
 def test_a_new_day_starts_a_new_snapshot_and_keeps_the_old_one(world, assignment_of, django_capture_on_commit_callbacks):
     old = compute_snapshot(world.period)
     RankingSnapshot.objects.filter(pk=old.pk).update(taken_on=datetime.date(2026, 11, 1))

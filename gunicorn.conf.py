@@ -13,9 +13,12 @@ graceful_timeout = 30
 # worker never drops a request sent on a kept-alive connection; a client that talks to
 # gunicorn directly (bench/load.py) can turn keep-alive off the same way (0).
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", 5))
-# Recycle workers now and then so a slow leak cannot grow without bound.
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 2000))
-max_requests_jitter = 200
+# Worker recycling is off by default: with threaded workers gunicorn 23 can still accept a
+# connection after it decided to recycle and then reset it (benoitc/gunicorn#3038, open), which
+# showed up as failed requests in bench/load.py. A deployment that wants recycling as a guard
+# against a slow leak sets GUNICORN_MAX_REQUESTS (e.g. 5000) and accepts those rare resets.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 0))
+max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", 200))
 accesslog = "-"
 errorlog = "-"
 # Only the reverse proxy in front (nginx in docker-compose.yml) reaches gunicorn.

@@ -380,7 +380,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notices.send_deadline_reminders",
         "schedule": float(os.environ.get("DEADLINE_REMINDERS_EVERY", "3600")),
     },
+    "discard-stale-import-uploads": {
+        "task": "enterprises.discard_stale_import_uploads",
+        "schedule": float(os.environ.get("HOUSEKEEPING_EVERY", "3600")),
+    },
+    "remove-old-export-files": {
+        "task": "scoring.remove_old_export_files",
+        "schedule": float(os.environ.get("HOUSEKEEPING_EVERY", "3600")),
+    },
 }
+# Housekeeping: an uploaded sheet that was previewed but never imported is deleted this many
+# hours after the upload; an export's file this many days after it was written (the job's
+# row stays, and the sheet can be exported again).
+IMPORT_UPLOADS_KEEP_HOURS = int(os.environ.get("IMPORT_UPLOADS_KEEP_HOURS", "24"))
+EXPORT_FILES_KEEP_DAYS = int(os.environ.get("EXPORT_FILES_KEEP_DAYS", "7"))
 
 # --- Email (notifications) ----------------------------------------------------------
 EMAIL_BACKEND = os.environ.get(

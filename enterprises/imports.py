@@ -15,6 +15,7 @@ A sheet with any bad row changes nothing: apply_import refuses it.
 """
 
 import csv
+import datetime
 import io
 import re
 import shutil
@@ -26,11 +27,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.encoding import force_str
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -99,8 +101,11 @@ class Upload:
             yield Path(copy.name)
 
 
+UPLOADS_FOLDER = "imports"
+
+
 def _storage_name(user, token):
-    return f"imports/{user.pk}/{token}"
+    return f"{UPLOADS_FOLDER}/{user.pk}/{token}"
 
 
 def store_upload(user, uploaded):
@@ -134,6 +139,32 @@ def discard_upload(user, token):
     upload = upload_for(user, token)
     if upload is not None:
         default_storage.delete(upload.name)
+
+
+def discard_stale_uploads(now=None):
+    """Delete uploaded sheets that were never imported, IMPORT_UPLOADS_KEEP_HOURS after the upload.
+
+    A sheet waits in the storage between its preview and the confirm (or the cancel, which
+    deletes it); one whose preview was simply left open would stay for good. Returns how many
+    were deleted. Works on local disk and S3 alike (listdir and get_modified_time).
+    """
+    cutoff = (now or timezone.now()) - datetime.timedelta(hours=settings.IMPORT_UPLOADS_KEEP_HOURS)
+    removed = 0
+    try:
+        folders, _files = default_storage.listdir(UPLOADS_FOLDER)
+    except FileNotFoundError:
+        return 0
+    for folder in folders:
+        _subfolders, names = default_storage.listdir(f"{UPLOADS_FOLDER}/{folder}")
+        for name in names:
+            path = f"{UPLOADS_FOLDER}/{folder}/{name}"
+            try:
+                if default_storage.get_modified_time(path) < cutoff:
+                    default_storage.delete(path)
+                    removed += 1
+            except FileNotFoundError:
+                continue  # confirmed or cancelled meanwhile
+    return removed
 
 
 # -- reading a sheet -----------------------------------------------------------------------

@@ -9,6 +9,7 @@ An export of `SPREADSHEET_EXPORT_JOB_THRESHOLD` rows or more (default 10,000) ru
 ExportJob in Celery: start_job() records it and enqueues scoring.tasks.run_export_job.
 """
 
+import datetime
 import logging
 import tempfile
 import zipfile
@@ -402,6 +403,31 @@ def run_job(job_id):
         logger.exception("export job %s failed", job.pk)
         raise error
     return job
+
+
+def remove_old_export_files(now=None):
+    """Delete the files of exports that finished more than EXPORT_FILES_KEEP_DAYS ago.
+
+    An export is a copy of figures the portal keeps anyway, and every request writes a new
+    file, so without this the storage only grows. The job row stays (who exported what, and
+    when); its page says the file was removed and the sheet can be exported again. Returns
+    how many files were removed.
+    """
+    cutoff = (now or timezone.now()) - datetime.timedelta(days=settings.EXPORT_FILES_KEEP_DAYS)
+    removed = 0
+    jobs = ExportJob.objects.filter(status=ExportJob.Status.DONE, finished_at__lt=cutoff).exclude(file="")
+    for job in jobs.only("pk", "file").iterator():
+        name = job.file.name
+        # The row first: a row without its file would offer a download that fails.
+        if not ExportJob.objects.filter(pk=job.pk, file=name).update(file=""):
+            continue
+        try:
+            job.file.storage.delete(name)
+        except Exception:  # noqa: BLE001 - one unreachable file must not stop the others
+            logger.exception("could not delete the file %s of export job %s", name, job.pk)
+            continue
+        removed += 1
+    return removed
 
 
 def _fail(job, message):

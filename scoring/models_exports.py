@@ -53,3 +53,12 @@ class ExportJob(models.Model):
     @property
     def is_finished(self):
         return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @property
+    def is_downloadable(self):
+        return self.status == self.Status.DONE and bool(self.file)
+
+    @property
+    def file_removed(self):
+        """Written, and deleted since by scoring.exports.remove_old_export_files."""
+        return self.status == self.Status.DONE and not self.file

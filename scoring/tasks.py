@@ -79,3 +79,11 @@ def run_export_job(job_id):
 
     job = run_job(job_id)
     return job.status if job is not None else None
+
+
+@shared_task(name="scoring.remove_old_export_files")
+def remove_old_export_files():
+    """Delete the files of old exports, keeping their rows (scoring.exports.remove_old_export_files)."""
+    from .exports import remove_old_export_files as remove
+
+    return remove()

@@ -3,6 +3,7 @@ scoring rule page and the two Excel downloads, all reading scoring.selectors."""
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -104,7 +105,7 @@ def _own_job(request, pk):
 def export_job(request, pk):
     """An export job's progress page; the file is offered once it is ready."""
     job = _own_job(request, pk)
-    return render(request, "scoring/export_job.html", {"job": job})
+    return render(request, "scoring/export_job.html", {"job": job, "export_keep_days": settings.EXPORT_FILES_KEEP_DAYS})
 
 
 @require_GET
@@ -118,7 +119,7 @@ def export_job_status(request, pk):
             "status_label": str(job.get_status_display()),
             "progress": job.progress,
             "finished": job.is_finished,
-            "download_url": reverse("scoring:export_job_download", args=[job.pk]) if job.status == ExportJob.Status.DONE else None,
+            "download_url": reverse("scoring:export_job_download", args=[job.pk]) if job.is_downloadable else None,
             "error": job.error,
         }
     )
@@ -129,7 +130,10 @@ def export_job_status(request, pk):
 def export_job_download(request, pk):
     """The job's file, as an attachment, for its requester only (404 for anyone else)."""
     job = _own_job(request, pk)
-    if job.status != ExportJob.Status.DONE or not job.file:
+    if job.file_removed:
+        days = settings.EXPORT_FILES_KEEP_DAYS
+        raise Http404(_("This spreadsheet was deleted after %(days)s days. Export it again.") % {"days": days})
+    if not job.is_downloadable:
         raise Http404(_("The file is not ready."))
     return FileResponse(job.file.open("rb"), as_attachment=True, filename=job.filename, content_type=XLSX_CONTENT_TYPE)
 

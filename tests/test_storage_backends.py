@@ -6,6 +6,7 @@ temporary MEDIA_ROOT, and with django-storages' S3Storage talking HTTP to a moto
 the bucket through boto3), so a test cannot pass by reading back what it just wrote.
 """
 
+import datetime
 import os
 from io import BytesIO
 from types import SimpleNamespace
@@ -14,10 +15,13 @@ import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 from openpyxl import load_workbook
 
 from chanjgai_portal.settings import file_storage
+from enterprises.imports import discard_stale_uploads, store_upload, upload_for
 from enterprises.models import Enterprise
+from scoring.exports import remove_old_export_files
 from scoring.models import ExportJob
 from tasks import services
 from tasks.models import CheckIn, CheckInState, Evidence
@@ -215,6 +219,56 @@ def test_a_spreadsheet_import_is_kept_in_the_storage_between_preview_and_confirm
     assert client.post(uploaded["Location"] + "confirm/").status_code == 302
     assert Enterprise.objects.filter(credit_code__in=[code(1), code(2)]).count() == 2
     assert backend.files() == set()  # discarded once imported
+
+
+def test_an_uploaded_sheet_never_imported_is_deleted_a_day_later(world, backend, settings):
+    settings.IMPORT_UPLOADS_KEEP_HOURS = 24
+    left_open = store_upload(world.city_user, SimpleUploadedFile("名单.xlsx", xlsx([row(1)])))
+    assert backend.files() == {left_open.name}
+
+    assert discard_stale_uploads(now=timezone.now() + datetime.timedelta(hours=23)) == 0
+    assert backend.files() == {left_open.name}
+    assert discard_stale_uploads(now=timezone.now() + datetime.timedelta(hours=25)) == 1
+    assert backend.files() == set()
+    assert upload_for(world.city_user, left_open.token) is None  # its preview now says it is gone
+    assert discard_stale_uploads(now=timezone.now() + datetime.timedelta(hours=25)) == 0
+
+
+def test_an_old_exports_file_is_deleted_and_its_job_says_so(
+    client, ranked_world, backend, settings, django_capture_on_commit_callbacks
+):
+    settings.SPREADSHEET_EXPORT_JOB_THRESHOLD = 3
+    settings.EXPORT_FILES_KEEP_DAYS = 7
+    client.force_login(ranked_world.city_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.get(reverse("scoring:export_enterprises"))
+    job = ExportJob.objects.get(requester=ranked_world.city_user)
+    name = job.file.name
+    assert backend.files() == {name}
+
+    assert remove_old_export_files(now=job.finished_at + datetime.timedelta(days=6)) == 0
+    assert backend.files() == {name}
+    assert remove_old_export_files(now=job.finished_at + datetime.timedelta(days=8)) == 1
+    assert backend.files() == set()
+    job.refresh_from_db()
+    assert (job.status, job.file.name, job.row_count) == (ExportJob.Status.DONE, "", len(ranked_world.enterprises))
+
+    settings.LANGUAGE_CODE = "zh-hans"
+    page = client.get(reverse("scoring:export_job", args=[job.pk]), HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "此表格已在 7 天后删除，请重新导出。" in page.content.decode()
+    download = client.get(reverse("scoring:export_job_download", args=[job.pk]))
+    assert download.status_code == 404
+    assert client.get(reverse("scoring:export_job_status", args=[job.pk])).json()["download_url"] is None
+    assert remove_old_export_files(now=job.finished_at + datetime.timedelta(days=8)) == 0
+
+
+def test_the_housekeeping_jobs_are_on_the_beat_schedule():
+    from chanjgai_portal.celery import app
+
+    scheduled = {entry["task"] for entry in app.conf.beat_schedule.values()}
+    assert {"enterprises.discard_stale_import_uploads", "scoring.remove_old_export_files"} <= scheduled
+    app.loader.import_default_modules()
+    assert scheduled <= set(app.tasks)
 
 
 # ---------------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ ERROR_DESCRIPTIONS = {
     "403": "The user's role may not do this.",
     "404": "Not found in the user's scope (or a page past the end).",
     "409": "The check-in's state does not allow this now: someone may have acted first.",
+    "413": "A file is larger than the per-file limit, or the files together pass the per-check-in limit;"
+    " the upload was stopped while it streamed in and nothing was stored.",
     "415": "The body is not in a media type the operation accepts (or a malformed multipart body).",
     "429": "Too many failed logins for this username from this address; retry later.",
 }
@@ -36,6 +38,8 @@ class PortalAutoSchema(AutoSchema):
             statuses.append("400")  # bad filters or query parameters, or a bad body
         if method == "POST":
             statuses.extend(["409", "415"])
+            if getattr(self.view, "action", None) in getattr(self.view, "upload_actions", ()):
+                statuses.append("413")
         return statuses
 
     def _get_response_bodies(self, direction="response"):

@@ -232,6 +232,8 @@ class CheckInViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
     filterset_class = filters.CheckInFilter
     permission_classes = [IsAuthenticated, MayTakeReviewAction]
     parser_classes = [MultiPartParser, FormParser, JSONParser]
+    # The actions that answer 413 when tasks.upload_handlers stopped their upload (api.schema).
+    upload_actions = ("create",)
     not_found = gettext_lazy("No such check-in.")
     review_actions = {
         "approve": Action.APPROVE,

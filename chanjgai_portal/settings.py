@@ -130,7 +130,8 @@ REFUSE_DEMO_PASSWORD = env_bool("REFUSE_DEMO_PASSWORD", not DEBUG)
 # The axes backend refuses a locked-out username + address before any password is checked.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend that loads the profile with the user (one query per request, not two).
+    "enterprises.auth.PortalModelBackend",
 ]
 
 LOGIN_URL = "login"

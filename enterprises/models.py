@@ -115,6 +115,12 @@ class Enterprise(models.Model):
         return self.name
 
 
+def _profile_loaded_with(user):
+    """Whether the user object came with its profile (select_related), even a missing one."""
+    descriptor = getattr(user.__class__, "profile", None)  # request.user is a lazy proxy
+    return descriptor is not None and descriptor.is_cached(user)
+
+
 class Profile(models.Model):
     """Who a user acts for: the role and the one enterprise or region in scope."""
 
@@ -169,13 +175,17 @@ class Profile(models.Model):
         """The user's profile, or None for anonymous users and users without a role."""
         if not getattr(user, "is_authenticated", False):
             return None
-        # Loaded once per user object with the whole scope chain, which every page needs.
+        # Loaded once per user object with the whole scope chain, which every page needs;
+        # the session's user comes with it (enterprises.auth.PortalModelBackend).
         if not hasattr(user, "_portal_profile"):
-            user._portal_profile = (
-                cls.objects.select_related("enterprise__county__parent", "region__parent")
-                .filter(user=user)
-                .first()
-            )
+            if _profile_loaded_with(user):
+                user._portal_profile = getattr(user, "profile", None)
+            else:
+                user._portal_profile = (
+                    cls.objects.select_related("enterprise__county__parent", "region__parent")
+                    .filter(user=user)
+                    .first()
+                )
         return user._portal_profile
 
     @property

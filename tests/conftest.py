@@ -153,3 +153,14 @@ def fast_password_hashes(request, settings):
         for user in [*world.liaisons, *world.county_users, world.city_user, world.observer, world.admin]:
             user.password = fast
             user.save(update_fields=["password"])
+
+
+@pytest.fixture(scope="session")
+def live_server_media_url():
+    """The portal sets MEDIA_URL = None (evidence is never served as a static file), which
+    Django's live server cannot wrap (it parses MEDIA_URL). A URL with a host makes the live
+    server's media handler step aside, so evidence still goes through the permission check."""
+    from django.test.utils import override_settings
+
+    with override_settings(MEDIA_URL="http://media.invalid/"):
+        yield

@@ -66,14 +66,8 @@ def is_local(url):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _live_server_media_url():
-    """The portal sets MEDIA_URL = None (evidence is never served as a static file), which
-    Django's live server cannot wrap (it parses MEDIA_URL). A URL with a host makes the live
-    server's media handler step aside, so evidence still goes through the permission check."""
-    from django.test.utils import override_settings
-
-    with override_settings(MEDIA_URL="http://media.invalid/"):
-        yield
+def _live_server_media_url(live_server_media_url):
+    """Every browser test talks to the live server (tests/conftest.py says why this is needed)."""
 
 
 @pytest.fixture(scope="session")

@@ -37,6 +37,7 @@ from django.utils.encoding import force_str
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from scoring.jobs import mark_enterprises_changed
 from tasks.models import Indicator
 from tasks.resources import IndicatorResource
 
@@ -641,7 +642,7 @@ class EnterpriseImport(SheetImport):
         return not account or account in self.accounts.get(enterprise.pk, set())
 
     def write(self, results, existing):
-        new, changed = [], []
+        new, changed, left_or_rejoined = [], [], []
         for result in results:
             values = self.normalised(result.values)
             if result.action == "create":
@@ -650,11 +651,15 @@ class EnterpriseImport(SheetImport):
                 existing[result.key] = enterprise
             elif result.action == "update":
                 enterprise = existing[result.key]
+                if enterprise.is_active != values["is_active"]:
+                    left_or_rejoined.append(enterprise.pk)
                 for name in self.MODEL_FIELDS:
                     setattr(enterprise, name, values[name])
                 changed.append(enterprise)
         Enterprise.objects.bulk_create(new, batch_size=1000)
         Enterprise.objects.bulk_update(changed, self.MODEL_FIELDS, batch_size=1000)
+        if left_or_rejoined:
+            mark_enterprises_changed(left_or_rejoined)  # bulk_update sends no signals
         # Liaison accounts: create the missing users, then the missing profiles.
         wanted = {}
         for result in results:

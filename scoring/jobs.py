@@ -45,6 +45,27 @@ def mark_rankings_changed(assignment):
     transaction.on_commit(lambda: schedule_recompute(period_id))
 
 
+def mark_enterprises_changed(enterprise_ids):
+    """Record that these enterprises left or rejoined the reform (Enterprise.is_active), in
+    every open period they have tasks in, and schedule those periods' ranking jobs for when
+    the caller's transaction commits. Today's snapshot then drops or adds them within
+    seconds, as after a score, instead of at the next day's full recompute. Closed periods
+    keep their rankings."""
+    from tasks.models import Assignment
+
+    from .models import RecomputeRequest
+
+    pairs = sorted(
+        Assignment.objects.filter(enterprise_id__in=list(enterprise_ids), period__is_closed=False)
+        .values_list("period_id", "enterprise_id")
+        .distinct()
+    )
+    RecomputeRequest.objects.bulk_create([RecomputeRequest(period_id=p, enterprise_id=e) for p, e in pairs])
+    for period_id in sorted({p for p, _e in pairs}):
+        transaction.on_commit(lambda period_id=period_id: schedule_recompute(period_id))
+    return len(pairs)
+
+
 def schedule_recompute(period_id):
     """Ask for the period's ranking job; never raises (the request is safe in Postgres)."""
     pending = _pending.get()

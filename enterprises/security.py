@@ -78,8 +78,12 @@ def lockout_response(request, original_response=None, credentials=None):
 
 
 def is_locked_out(request, username):
-    """Whether this username is locked out from this request's address (API: before any check)."""
-    if not settings.AXES_ENABLED:
+    """Whether this username is locked out from this request's address (API: before any check).
+
+    A username with a NUL character is never locked: no account can have one (the forms and
+    serializers refuse it with a 400), and PostgreSQL cannot even compare it.
+    """
+    if not settings.AXES_ENABLED or "\x00" in (username or ""):
         return False
     return AxesProxyHandler.is_locked(request, {"username": username})
 

@@ -151,6 +151,16 @@ def test_the_api_token_endpoint_locks_the_same_way(world):
     assert api_login("ent0002", f.PASSWORD).status_code == 200
 
 
+@pytest.mark.parametrize("username", ["ent\x000001", "\x00"])
+def test_a_username_with_a_nul_character_is_a_400_on_every_login_path(world, username):
+    """Found by the schemathesis fuzz: the API's lockout check ran the NUL into a query (500)."""
+    response = api_login(username, "ö\U000cc62f")
+    assert response.status_code == 400 and "username" in response.json()
+    form = web_login(username, f.PASSWORD)
+    assert form.status_code == 200 and not logged_in(form)
+    assert not AccessAttempt.objects.exists()
+
+
 def test_failures_on_the_form_and_the_api_add_up(world):
     for _ in range(LIMIT // 2):
         web_login("ent0001", "wrong-password")

@@ -9,8 +9,9 @@ query with LEFT JOINs now gives both. Who may log in, and how, is unchanged.
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 
-# The scope chain Profile.for_user needs: the enterprise's county and city, or the region's city.
-PROFILE_RELATIONS = ("profile__enterprise__county__parent", "profile__region__parent")
+from .models import Profile
+
+PROFILE_RELATIONS = tuple(f"profile__{relation}" for relation in Profile.SCOPE_RELATIONS)
 
 
 class PortalModelBackend(ModelBackend):

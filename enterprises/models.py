@@ -124,6 +124,9 @@ def _profile_loaded_with(user):
 class Profile(models.Model):
     """Who a user acts for: the role and the one enterprise or region in scope."""
 
+    # The scope chain every page needs: the enterprise's county and city, or the region's city.
+    SCOPE_RELATIONS = ("enterprise__county__parent", "region__parent")
+
     class Role(models.TextChoices):
         ENTERPRISE_LIAISON = "enterprise_liaison", _("Enterprise liaison")
         COUNTY_OFFICE = "county_office", _("County reform office")
@@ -181,11 +184,7 @@ class Profile(models.Model):
             if _profile_loaded_with(user):
                 user._portal_profile = getattr(user, "profile", None)
             else:
-                user._portal_profile = (
-                    cls.objects.select_related("enterprise__county__parent", "region__parent")
-                    .filter(user=user)
-                    .first()
-                )
+                user._portal_profile = cls.objects.select_related(*cls.SCOPE_RELATIONS).filter(user=user).first()
         return user._portal_profile
 
     @property

@@ -108,6 +108,12 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and os.environ.get("DB_JIT", "0") != "1":
+    # PostgreSQL's JIT compiles any query whose estimated cost passes jit_above_cost; for a
+    # page's queries the compiling costs more than it saves. At 100,000 enterprises the city's
+    # enterprise list spent 553 ms of 1,293 in JIT (0.77 s without it); the full ranking
+    # recompute is no slower (1.90 s median without, 1.99 s with). DB_JIT=1 keeps it on.
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Django's validators come with zh_Hans messages (the length rule's through enterprises.security);

@@ -6,11 +6,13 @@ to the user's counties, so a county outside the scope is simply not a valid choi
 
 import django_filters
 from django import forms
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from enterprises.models import Enterprise, Region
 from tasks.models import AssignmentState, Indicator
+
+from . import selectors
 
 
 class ScopedCountyFilterSet(django_filters.FilterSet):
@@ -64,7 +66,7 @@ class AssignmentFilter(ScopedCountyFilterSet):
 
 
 class EnterpriseFilter(ScopedCountyFilterSet):
-    PROGRESS = [
+    PROGRESS = [  # the keys of dashboards.selectors.PROGRESS
         ("not_started", _("Not started")),
         ("started", _("Started")),
         ("completed", _("All tasks scored")),
@@ -85,13 +87,11 @@ class EnterpriseFilter(ScopedCountyFilterSet):
             return queryset
         return queryset.filter(Q(name__icontains=value) | Q(credit_code__iexact=value))
 
-    def by_progress(self, queryset, name, value):
-        # The queryset carries the period's annotations (dashboards.selectors.enterprises_with_figures).
-        if value == "not_started":
-            return queryset.filter(assigned__gt=0, started=0)
-        if value == "started":
-            return queryset.filter(started__gt=0)
-        if value == "completed":
-            return queryset.filter(assigned__gt=0, scored=F("assigned"))
-        return queryset
+    def __init__(self, *args, period=None, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.period, self.user = period, user
 
+    def by_progress(self, queryset, name, value):
+        if value not in selectors.PROGRESS:
+            return queryset
+        return queryset.filter(pk__in=selectors.enterprises_in_progress(self.user, self.period, value))

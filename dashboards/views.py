@@ -148,13 +148,11 @@ def county(request):
         snapshots = selectors.snapshots_for_history(period)
         latest = snapshots[-1] if snapshots else None
         history = selectors.county_rank_history(period, snapshots, county=profile.county)
-        enterprises = selectors.enterprises_with_figures(request.user, period, latest).order_by(
-            "rank_in_county", "name", "pk"
-        )
+        enterprises = selectors.enterprises_with_figures(request.user, period, latest).order_by(*selectors.RANK_ORDER)
         page_obj = _page(request, enterprises)
         selectors.with_completion(page_obj.object_list)
         not_started = selectors.enterprises_with_figures(request.user, period, latest).filter(
-            assigned__gt=0, started=0
+            pk__in=selectors.enterprises_in_progress(request.user, period, "not_started")
         )
         totals = selectors.by_county(request.user, period)
         context.update(
@@ -243,9 +241,15 @@ def enterprise_list(request):
     _periods, period = tasks.chosen_period(profile, request.GET.get("period"))
     snapshot = scoring.latest_snapshot(period)
     queryset = selectors.enterprises_with_figures(request.user, period, snapshot).order_by(
-        "county__order", "rank_in_county", "name", "pk"
+        "county__order", "county__code", *selectors.RANK_ORDER
     )
-    filterset = EnterpriseFilter(request.GET or None, queryset=queryset, counties=scoring.counties_for(profile))
+    filterset = EnterpriseFilter(
+        request.GET or None,
+        queryset=queryset,
+        counties=scoring.counties_for(profile),
+        period=period,
+        user=request.user,
+    )
     context = _list_context(request, profile, period, filterset)
     selectors.with_completion(context["page_obj"].object_list)
     context["snapshot"] = snapshot

@@ -204,6 +204,97 @@ class Assignment(models.Model):
         return self.state in (AssignmentState.NOT_SUBMITTED, AssignmentState.RETURNED)
 
 
+class ProgressCounters(models.Model):
+    """Tasks counted per state, with their awarded points, kept by the database.
+
+    Triggers on the assignment table (tasks.progress, migration 0003) apply every insert,
+    update and delete of a task to its counters in the same transaction, whatever wrote it
+    (the workflow, generate_assignments' INSERT … SELECT, the admin, SQL by hand). The city's
+    dashboard and lists add up these rows instead of the tasks: for a province of 100,000
+    enterprises, 100,000 rows per period (per enterprise) or a few hundred (per indicator)
+    instead of 1.6 million tasks. Never written from Python; `tasks.progress.rebuild()`
+    recomputes them and `tasks.progress.drift()` compares them with the tasks.
+    `county` is the tasks' county (as on Assignment), so scoping is the tasks' scoping.
+    """
+
+    # The counter column of each assignment state (the triggers are generated from this).
+    STATE_COLUMNS = {
+        AssignmentState.NOT_SUBMITTED: "not_submitted",
+        AssignmentState.PENDING_COUNTY_REVIEW: "pending_county",
+        AssignmentState.PENDING_CITY_REVIEW: "pending_city",
+        AssignmentState.RETURNED: "returned",
+        AssignmentState.SCORED: "scored",
+    }
+
+    period = models.ForeignKey(Period, verbose_name=_("period"), on_delete=models.CASCADE, related_name="+")
+    county = models.ForeignKey(Region, verbose_name=_("county-level unit"), on_delete=models.CASCADE, related_name="+")
+    assigned = models.IntegerField(_("tasks"), default=0)
+    not_submitted = models.IntegerField(AssignmentState.NOT_SUBMITTED.label, default=0)
+    pending_county = models.IntegerField(AssignmentState.PENDING_COUNTY_REVIEW.label, default=0)
+    pending_city = models.IntegerField(AssignmentState.PENDING_CITY_REVIEW.label, default=0)
+    returned = models.IntegerField(AssignmentState.RETURNED.label, default=0)
+    scored = models.IntegerField(AssignmentState.SCORED.label, default=0)
+    points = models.DecimalField(_("points"), max_digits=12, decimal_places=2, default=0)
+
+    class Meta:
+        abstract = True
+
+
+class EnterpriseProgressQuerySet(ScopedQuerySet):
+    scope_enterprise = "enterprise"
+    scope_county = "county"
+
+
+class EnterpriseProgress(ProgressCounters):
+    """An enterprise's tasks in one period (one row per county its tasks are in: nearly always one)."""
+
+    enterprise = models.ForeignKey(
+        Enterprise, verbose_name=_("enterprise"), on_delete=models.CASCADE, related_name="progress"
+    )
+
+    objects = EnterpriseProgressQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("enterprise progress")
+        verbose_name_plural = _("enterprise progress")
+        constraints = [
+            models.UniqueConstraint(fields=["period", "enterprise", "county"], name="progress_unique_per_enterprise"),
+        ]
+        indexes = [models.Index(fields=["period", "county"])]
+
+    def __str__(self):
+        return f"{self.enterprise_id} · {self.period_id}"
+
+
+class IndicatorProgressQuerySet(ScopedQuerySet):
+    scope_county = "county"
+
+    def visible_to(self, user):
+        """A county's figures per indicator are for the offices; a liaison sees none of them."""
+        profile = Profile.for_user(user)
+        if profile is None or profile.enterprise_id:
+            return self.none()
+        return super().visible_to(user)
+
+
+class IndicatorProgress(ProgressCounters):
+    """One indicator's tasks in one county and period: its enterprises' and its county office's."""
+
+    indicator = models.ForeignKey(Indicator, verbose_name=_("indicator"), on_delete=models.CASCADE, related_name="+")
+
+    objects = IndicatorProgressQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("indicator progress")
+        verbose_name_plural = _("indicator progress")
+        constraints = [
+            models.UniqueConstraint(fields=["period", "indicator", "county"], name="progress_unique_per_indicator"),
+        ]
+
+    def __str__(self):
+        return f"{self.indicator_id} · {self.county_id} · {self.period_id}"
+
+
 class CheckInQuerySet(ScopedQuerySet):
     scope_enterprise = "assignment__enterprise"
     scope_county = "assignment__county"

@@ -159,6 +159,64 @@ def test_lists_filter_and_stay_in_scope(client, worked):
     assert {a.enterprise for a in response.context["page_obj"]} == set(world.enterprises[2:])
 
 
+def _progress_from_tasks(world):
+    """Each enterprise's progress computed from its tasks, as the filter promises it."""
+    states = {}
+    for a in Assignment.objects.filter(period=world.period, enterprise__isnull=False):
+        states.setdefault(a.enterprise.name, []).append(a.state)
+    return {
+        "not_started": {n for n, s in states.items() if set(s) == {AssignmentState.NOT_SUBMITTED}},
+        "started": {n for n, s in states.items() if set(s) != {AssignmentState.NOT_SUBMITTED}},
+        "completed": {n for n, s in states.items() if set(s) == {AssignmentState.SCORED}},
+    }
+
+
+def test_enterprise_list_progress_filters_match_the_tasks(client, worked, assignment_of):
+    world = worked
+    client.force_login(world.city_user)
+    url = reverse("dashboards:enterprise_list")
+
+    def listed(progress):
+        return {e.name for e in client.get(url, {"progress": progress}).context["page_obj"]}
+
+    expected = _progress_from_tasks(world)
+    assert expected["completed"] == {world.enterprises[0].name}  # the fixture is what we think
+    for progress, names in expected.items():
+        assert listed(progress) == names, progress
+
+    # A second task each: e11 has one scored and one not submitted, so it is started, not completed.
+    f.IndicatorFactory(city=world.city, code="B02", title="建立职工技能等级认定制度", max_points=5)
+    generate_assignments(world.period)
+    drive(world, assignment_of(world.enterprises[3], world.period.city.indicators.get(code="B02")), S.RETURNED)
+    expected = _progress_from_tasks(world)
+    assert expected["completed"] == set() and world.enterprises[3].name in expected["started"]
+    for progress, names in expected.items():
+        assert listed(progress) == names, progress
+
+
+def test_enterprises_are_listed_in_rank_order(client, worked, assignment_of):
+    world = worked
+    # e11 has 8 points; e12 3 and e22 9.5, so e22 passes e21 (0) in the second county.
+    with_points = {world.enterprises[1]: "3", world.enterprises[3]: "9.5"}
+    for enterprise, points in with_points.items():
+        Assignment.objects.filter(pk=assignment_of(enterprise).pk).update(state=AssignmentState.SCORED, points=points)
+    from scoring.engine import compute_snapshot
+
+    compute_snapshot(world.period)
+    client.force_login(world.city_user)
+    rows = list(client.get(reverse("dashboards:enterprise_list")).context["page_obj"])
+    # By county, then rank in county (1 first), then name: e12 (3 points) before e11 would be wrong.
+    assert [(e.name, e.rank_in_county) for e in rows] == [
+        (world.enterprises[0].name, 1),
+        (world.enterprises[1].name, 2),
+        (world.enterprises[3].name, 1),
+        (world.enterprises[2].name, 2),
+    ]
+    client.force_login(world.county_users[1])
+    rows = list(client.get(reverse("dashboards:county")).context["page_obj"])
+    assert [(e.name, e.rank_in_county) for e in rows] == [(world.enterprises[3].name, 1), (world.enterprises[2].name, 2)]
+
+
 PAGES = [
     ("city_user", "dashboards:city"),
     ("county", "dashboards:county"),

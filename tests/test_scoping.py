@@ -27,7 +27,15 @@ from django.urls import NoReverseMatch, reverse
 from enterprises.models import Enterprise, Profile
 from scoring.engine import compute_snapshot
 from tasks import services
-from tasks.models import Assignment, CheckIn, CheckInState, Evidence, ReviewEvent
+from tasks.models import (
+    Assignment,
+    CheckIn,
+    CheckInState,
+    EnterpriseProgress,
+    Evidence,
+    IndicatorProgress,
+    ReviewEvent,
+)
 from tasks.workflow import WorkflowError
 
 from . import factories as f
@@ -187,11 +195,35 @@ def test_review_events_visible_to_each_role(scoped, who):
     assert visible == expected
 
 
+@pytest.mark.parametrize("who", USERS)
+def test_enterprise_progress_visible_to_each_role(scoped, who):
+    """The dashboards' per-enterprise counters are scoped as the tasks they count."""
+    visible = set(
+        EnterpriseProgress.objects.visible_to(scoped.users[who]).values_list("period_id", "enterprise_id")
+    )
+    expected = {
+        (scoped.assignments[k].period_id, scoped.assignments[k].enterprise_id)
+        for k in VISIBLE[who]
+        if k in ENTERPRISE_KEYS
+    }
+    assert visible == expected
+
+
+@pytest.mark.parametrize("who", USERS)
+def test_indicator_progress_visible_to_each_role(scoped, who):
+    """A county's figures per indicator: the offices of its scope see them, enterprise users never."""
+    visible = set(IndicatorProgress.objects.visible_to(scoped.users[who]).values_list("indicator_id", "county_id"))
+    if who in ("liaison_a1", "observer_a1"):
+        assert visible == set()
+    else:
+        assert visible == {(scoped.assignments[k].indicator_id, scoped.assignments[k].county_id) for k in VISIBLE[who]}
+
+
 def test_anonymous_users_see_nothing(scoped):
     from django.contrib.auth.models import AnonymousUser
 
     anonymous = AnonymousUser()
-    for model in (Enterprise, Assignment, CheckIn, Evidence, ReviewEvent):
+    for model in (Enterprise, Assignment, CheckIn, Evidence, ReviewEvent, EnterpriseProgress, IndicatorProgress):
         assert not model.objects.visible_to(anonymous).exists(), model
 
 

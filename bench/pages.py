@@ -15,7 +15,10 @@ requests (wall time of client.get, no query capture), and reports p50 / p95 / ma
 Pages: scoring:rankings as `city` (first page, the middle and the last page of the enterprise table) and as
 `county01`; scoring:county_detail of county01's county as `city` and as `county01`;
 scoring:enterprise_detail of ent0001's enterprise as `city`, `county01`-style county user of its
-county and as its liaison `ent0001` — the two detail pages only if scoring/urls.py has them.
+county and as its liaison `ent0001` — the two detail pages only if scoring/urls.py has them;
+then the dashboards (city as `city`, county as `county01`, enterprise as `ent0001`), the liaison's
+task list, the county review queue and the city's two drill-down lists. `--only dashboard,list`
+keeps the pages whose label contains one of the words.
 """
 
 import argparse
@@ -97,6 +100,19 @@ def child(args):
     except NoReverseMatch:
         print("  scoring:enterprise_detail does not exist: skipped", flush=True)
 
+    # Each office's dashboard and the everyday lists: they aggregate the period's tasks.
+    pages += [
+        ("city dashboard", "city", "dashboards:city", {}, ""),
+        ("county dashboard", "county01", "dashboards:county", {}, ""),
+        ("enterprise dashboard", "ent0001", "dashboards:enterprise", {}, ""),
+        ("task list", "ent0001", "tasks:assignment_list", {}, ""),
+        ("review queue", "county01", "tasks:review_queue", {}, ""),
+        ("enterprise list", "city", "dashboards:enterprise_list", {}, ""),
+        ("task drill-down", "city", "dashboards:assignment_list", {}, ""),
+    ]
+    if args.only:
+        pages = [page for page in pages if any(word in page[0] for word in args.only.split(","))]
+
     results = []
     for label, username, name, kwargs, query in pages:
         user = users.get(username) or User.objects.get(username=username)
@@ -142,6 +158,7 @@ def main():
     parser.add_argument("--requests", type=int, default=50, help="timed requests per page (default 50)")
     parser.add_argument("--warmup", type=int, default=5, help="untimed requests first (default 5)")
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--only", help="comma-separated words: only the pages whose label has one")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -162,7 +179,8 @@ def main():
         env.pop("REDIS_URL", None)
         load = os.getloadavg()
         proc = subprocess.run(
-            [sys.executable, __file__, "--child", "--requests", str(args.requests), "--warmup", str(args.warmup)],
+            [sys.executable, __file__, "--child", "--requests", str(args.requests), "--warmup", str(args.warmup)]
+            + (["--only", args.only] if args.only else []),
             cwd=ROOT, env=env, capture_output=True, text=True,
         )
         sys.stdout.write("\n".join(l for l in proc.stdout.splitlines() if not l.startswith("RESULT ")) + "\n")

@@ -249,8 +249,11 @@ def generate_assignments(period):
     """Create the period's missing assignments: each active indicator for every enterprise it
     applies to (or every county office of the city). Idempotent; returns how many were created.
 
-    One INSERT … SELECT … WHERE NOT EXISTS per indicator, so a province's 100,000
-    enterprises never pass through Python and a re-run inserts nothing.
+    One INSERT … SELECT … WHERE NOT EXISTS for all indicators (a UNION ALL of one SELECT per
+    indicator), so a province's 100,000 enterprises never pass through Python, a re-run
+    inserts nothing, and the progress counters' triggers (tasks.progress) fire once: one
+    statement per indicator made them upsert every enterprise's counters 17 times (55 s for
+    a province's 1.6 million tasks instead of 19 s).
     """
     from django.db import connection
 
@@ -261,8 +264,8 @@ def generate_assignments(period):
     q = connection.ops.quote_name
     table = q(Assignment._meta.db_table)
     now = timezone.now()
-    before = Assignment.objects.filter(period=period).count()
-    for indicator in Indicator.objects.filter(city=period.city, is_active=True):
+    selects, params = [], []
+    for indicator in Indicator.objects.filter(city=period.city, is_active=True).order_by("pk"):
         if indicator.target == Indicator.Target.COUNTY_OFFICE:
             assignees = Region.objects.filter(parent=period.city, level=Region.Level.COUNTY).values(
                 "pk", assignee_county=models.F("pk")
@@ -270,7 +273,7 @@ def generate_assignments(period):
             taken = Assignment.objects.filter(
                 period=period, indicator=indicator, enterprise__isnull=True, county=models.OuterRef("pk")
             )
-            enterprise_column = "NULL"
+            enterprise_column = "CAST(NULL AS BIGINT)"
         else:
             assignees = Enterprise.objects.filter(county__parent=period.city, is_active=True)
             if indicator.applies_to_sizes:
@@ -279,11 +282,18 @@ def generate_assignments(period):
             taken = Assignment.objects.filter(period=period, indicator=indicator, enterprise=models.OuterRef("pk"))
             enterprise_column = "a.pk"
         select = assignees.filter(~models.Exists(taken)).order_by()
-        sql, params = select.query.get_compiler(connection=connection).as_sql()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} (period_id, indicator_id, enterprise_id, county_id, state, points, updated_at)"
-                f" SELECT %s, %s, {enterprise_column}, a.assignee_county, %s, NULL, %s FROM ({sql}) a",
-                [period.pk, indicator.pk, AssignmentState.NOT_SUBMITTED, now, *params],
-            )
-    return Assignment.objects.filter(period=period).count() - before
+        sql, select_params = select.query.get_compiler(connection=connection).as_sql()
+        selects.append(
+            # Typed NULLs: in a UNION ALL an untyped NULL would be text.
+            f"SELECT %s, %s, {enterprise_column}, a.assignee_county, %s, CAST(NULL AS NUMERIC), %s FROM ({sql}) a"
+        )
+        params += [period.pk, indicator.pk, AssignmentState.NOT_SUBMITTED, now, *select_params]
+    if not selects:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (period_id, indicator_id, enterprise_id, county_id, state, points, updated_at) "
+            + " UNION ALL ".join(selects),
+            params,
+        )
+        return cursor.rowcount

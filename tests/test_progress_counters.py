@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.db.utils import ConnectionHandler
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tasks import progress, services
@@ -82,15 +83,19 @@ def test_every_workflow_step_moves_the_counters(world, assignment_of):
 def test_bulk_writes_by_any_path_are_counted(world):
     # A second enterprise indicator: generate_assignments' INSERT … SELECT adds one task each.
     f.IndicatorFactory(city=world.city, code="B02", title="建立职工技能等级认定制度", max_points=5)
-    assert services.generate_assignments(world.period) == len(world.enterprises)
-    assert all(counters(world.period, e)["assigned"] == 2 for e in world.enterprises)
+    f.IndicatorFactory(city=world.city, code="B03", title="推行职工创新工作室", max_points=5)
+    with CaptureQueriesContext(connection) as queries:
+        assert services.generate_assignments(world.period) == 2 * len(world.enterprises)
+    # One INSERT for every indicator, so the triggers upsert each enterprise's counters once.
+    assert sum(q["sql"].startswith('INSERT INTO "tasks_assignment"') for q in queries.captured_queries) == 1
+    assert all(counters(world.period, e)["assigned"] == 3 for e in world.enterprises)
 
     # One UPDATE over many rows (as an operator might run), with points.
     Assignment.objects.filter(period=world.period, enterprise__isnull=False, indicator__code="B02").update(
         state=S.SCORED, points=Decimal("4.25")
     )
     assert counters(world.period, world.enterprises[0]) == expect(
-        assigned=2, not_submitted=1, scored=1, points=Decimal("4.25")
+        assigned=3, not_submitted=2, scored=1, points=Decimal("4.25")
     )
 
     # An update that changes neither state nor points changes no counter.
@@ -99,7 +104,7 @@ def test_bulk_writes_by_any_path_are_counted(world):
     assert list(EnterpriseProgress.objects.order_by("pk").values()) == before
 
     # Deleting tasks takes them off.
-    Assignment.objects.filter(period=world.period, indicator__code="B02").delete()
+    Assignment.objects.filter(period=world.period, indicator__code__in=["B02", "B03"]).delete()
     for enterprise in world.enterprises:
         assert counters(world.period, enterprise) == expect()
     assert progress.drift() == []

@@ -215,3 +215,24 @@ def test_two_recomputes_at_once_each_compare_against_the_true_previous_snapshot(
     # The later snapshot shows movement against the earlier one, not against nothing.
     later_previous = dict(CountyRanking.objects.filter(snapshot=later).values_list("county_id", "previous_rank"))
     assert later_previous == earlier_ranks
+
+
+def test_approvals_at_once_in_one_county_and_indicator_all_count(world, assignment_of):
+    """Two county users approve two enterprises' check-ins of the same indicator at once: both
+    triggers upsert the same IndicatorProgress row, one after the other, and neither is lost."""
+    from tasks import progress
+    from tasks.models import IndicatorProgress
+
+    e11, e12 = world.enterprises[:2]
+    checkins = [drive(world, assignment_of(e), S.PENDING_COUNTY_REVIEW) for e in (e11, e12)]
+    second = f.county_office(world.counties[0], username="county01_b")
+    row = IndicatorProgress.objects.get(period=world.period, indicator=world.ind, county=world.counties[0])
+    results = race(
+        lambda: services.approve(world.county_users[0], checkins[0], "同意上报。"),
+        lambda: services.approve(second, checkins[1], "同意上报。"),
+        hold=(IndicatorProgress, row.pk),
+    )
+    assert [kind for kind, _value in results] == ["ok", "ok"], results
+    row.refresh_from_db()
+    assert (row.assigned, row.pending_county, row.pending_city) == (2, 0, 2)
+    assert progress.drift() == []

@@ -1,10 +1,12 @@
 """The API's representations. Thin: they shape JSON and describe request bodies; every
 rule (who may, which state, which points) stays in tasks.services."""
 
+from django.contrib.auth import get_user_model
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 
 from enterprises.models import Enterprise, Profile, Region
 from scoring.models import CountyRanking, EnterpriseRanking
@@ -47,6 +49,20 @@ class MeSerializer(serializers.Serializer):
 
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField()
+
+
+class LoginSerializer(AuthTokenSerializer):
+    """DRF's username + password check, with the username as long as an account's can be.
+
+    A longer one is a 400 before authenticate() runs: django-axes records a failed login's
+    username in a varchar(255), and a 300-character one made the token endpoint answer 500
+    (found by the schemathesis fuzz)."""
+
+    username = serializers.CharField(
+        label=AuthTokenSerializer._declared_fields["username"].label,
+        write_only=True,
+        max_length=get_user_model()._meta.get_field(get_user_model().USERNAME_FIELD).max_length,
+    )
 
 
 # --- the task library and the assignees -------------------------------------------------

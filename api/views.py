@@ -16,7 +16,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, generics, mixins, status, viewsets
 from rest_framework.authtoken.models import Token
-from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.decorators import action, api_view, authentication_classes, permission_classes
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import PageNumberPagination
@@ -75,12 +74,12 @@ class TokenView(APIView):
 
     @extend_schema(
         operation_id="auth_token_create",
-        request=AuthTokenSerializer,
+        request=serializers.LoginSerializer,
         responses={200: serializers.TokenSerializer},
         tags=["auth"],
     )
     def post(self, request):
-        serializer = AuthTokenSerializer(data=request.data, context={"request": request})
+        serializer = serializers.LoginSerializer(data=request.data, context={"request": request})
         if not serializer.is_valid():
             for throttle in self._throttles:
                 throttle.record_failure()

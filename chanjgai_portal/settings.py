@@ -262,6 +262,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES",
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "enterprises.security.lockout_response"
+AXES_USERNAME_CALLABLE = "enterprises.security.axes_username"
 AXES_VERBOSE = False
 # The client address as django-axes documents it (django-ipware): behind PROXY_COUNT proxies
 # the address is X-Forwarded-For's entry PROXY_COUNT - 1 from the right (nginx appends its

@@ -77,6 +77,22 @@ def lockout_response(request, original_response=None, credentials=None):
     return response.render()
 
 
+def axes_username(request, credentials=None):
+    """settings.AXES_USERNAME_CALLABLE: the username a login attempt is counted under, as
+    django-axes would read it, but no longer than an account's can be.
+
+    Axes stores it in a varchar(255); Django's login form does not enforce the username's
+    max_length (it sets the attribute after the validators are built), so a 300-character
+    username on the browser or admin login made the recording fail with a 500.
+    """
+    field = getattr(settings, "AXES_USERNAME_FORM_FIELD", "username")
+    username = credentials.get(field) if credentials else request.POST.get(field)
+    if username is None:
+        return None
+    User = get_user_model()
+    return str(username)[: User._meta.get_field(User.USERNAME_FIELD).max_length]
+
+
 def is_locked_out(request, username):
     """Whether this username is locked out from this request's address (API: before any check).
 

@@ -161,6 +161,27 @@ def test_a_username_with_a_nul_character_is_a_400_on_every_login_path(world, use
     assert not AccessAttempt.objects.exists()
 
 
+def test_a_username_longer_than_any_account_s_is_a_400_on_every_login_path(world):
+    """Found by the schemathesis fuzz: django-axes stores a failed login's username in a
+    varchar(255), so a 300-character one made the token endpoint answer 500."""
+    username = "企" * 300
+    response = api_login(username, "wrong-password")
+    assert response.status_code == 400 and "username" in response.json()
+    assert CHINESE.search(response.json()["username"][0])
+    assert not AccessAttempt.objects.exists()
+    # Django's login form does not enforce the length: a failed login, counted under the
+    # username cut to 150 characters (the browser form and the admin's alike).
+    form = web_login(username, f.PASSWORD)
+    assert form.status_code == 200 and not logged_in(form)
+    assert AccessAttempt.objects.get().username == "企" * 150
+    admin_form = Client().post(reverse("admin:login"), {"username": username, "password": "x"}, REMOTE_ADDR=HOME)
+    assert admin_form.status_code == 200
+    assert AccessAttempt.objects.get().failures_since_start == 2
+    # At the limit, the API counts it as an ordinary failed login.
+    assert api_login("e" * 150, "wrong-password").status_code == 400
+    assert AccessAttempt.objects.filter(username="e" * 150).exists()
+
+
 def test_failures_on_the_form_and_the_api_add_up(world):
     for _ in range(LIMIT // 2):
         web_login("ent0001", "wrong-password")

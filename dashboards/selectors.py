@@ -7,6 +7,8 @@ county, size, ownership and enterprise add up tasks.EnterpriseProgress (one row 
 and period, kept by database triggers) rather than the ~16 tasks of every enterprise.
 """
 
+from decimal import Decimal
+
 from django.db.models import (
     Count,
     DecimalField,
@@ -164,40 +166,56 @@ def county_rankings(snapshot):
 # --- Enterprises with their figures ----------------------------------------------------
 
 
-def _progress_of_enterprise(period, column, zero):
-    """One counter of the enterprise's EnterpriseProgress in the period (summed over its
-    rows: one per county its tasks are in, nearly always one), as a correlated subquery."""
-    rows = EnterpriseProgress.objects.filter(period=period, enterprise=OuterRef("pk")).order_by().values("enterprise")
-    return Coalesce(Subquery(rows.annotate(total=Sum(column)).values("total")[:1]), zero)
+def enterprises_for_listing(user, snapshot):
+    """The user's active enterprises, ready to sort in rank order (RANK_ORDER) and to page;
+    attach_figures() then adds the figures of the page's rows.
 
-
-def enterprises_with_figures(user, period, snapshot):
-    """The user's enterprises with their tasks per state and points in the period and their
-    ranks from the snapshot: one query, however many enterprises.
-
-    Every figure is a correlated subquery (a unique-index lookup), so PostgreSQL computes it
-    only for the rows a page shows, after its sort and LIMIT, unless a filter needs it. Sort
-    by `ranking_points` (descending, nulls last) for the rank order: ranks come from the
+    Rank order sorts by the snapshot's points (descending, nulls last): ranks come from the
     points, and sorting by rank would read two rank bands for every enterprise first (at
     100,000 enterprises, 0.4 s of the city's enterprise list)."""
     ranking = EnterpriseRanking.objects.filter(snapshot=snapshot, enterprise=OuterRef("pk"))
-    ranks = ranking.with_ranks()
-    figures = {
-        name: _progress_of_enterprise(period, name, 0) for name in ("assigned", *ProgressCounters.STATE_COLUMNS.values())
-    }
-    figures["points"] = _progress_of_enterprise(period, "points", ZERO)
     return (
         Enterprise.objects.visible_to(user)
         .filter(is_active=True)
         .select_related("county")
         .alias(ranking_points=Subquery(ranking.values("points")[:1]))
-        .annotate(
-            rank_in_county=Subquery(ranks.values("rank_in_county")[:1]),
-            rank_in_city=Subquery(ranks.values("rank_in_city")[:1]),
-            **figures,
-        )
-        .annotate(started=F("assigned") - F("not_submitted"))
     )
+
+
+FIGURES = ("assigned", *ProgressCounters.STATE_COLUMNS.values())
+
+
+def attach_figures(enterprises, period, snapshot):
+    """Give each enterprise of a page (a list or a page's object_list) its tasks per state,
+    points, completion (%) and ranks in the period: two queries, whatever the page size."""
+    enterprises = list(enterprises)
+    ids = [enterprise.pk for enterprise in enterprises]
+    sums = {
+        row["enterprise"]: row
+        for row in EnterpriseProgress.objects.filter(period=period, enterprise__in=ids)
+        .values("enterprise")
+        .annotate(**progress_sums())
+        .order_by()
+    }
+    ranks = {}
+    if snapshot is not None and ids:
+        ranks = {
+            row.enterprise_id: row
+            for row in EnterpriseRanking.objects.filter(snapshot=snapshot, enterprise__in=ids).with_ranks()
+        }
+    for enterprise in enterprises:
+        row = sums.get(enterprise.pk, {})
+        for name in FIGURES:
+            setattr(enterprise, name, row.get(name) or 0)
+        enterprise.points = row.get("points") or Decimal(0)
+        enterprise.started = enterprise.assigned - enterprise.not_submitted
+        enterprise.completion = (
+            round(100 * enterprise.scored / enterprise.assigned, 1) if enterprise.assigned else 0.0
+        )
+        ranking = ranks.get(enterprise.pk)
+        enterprise.rank_in_county = ranking.rank_in_county if ranking else None
+        enterprise.rank_in_city = ranking.rank_in_city if ranking else None
+    return enterprises
 
 
 RANK_ORDER = (F("ranking_points").desc(nulls_last=True), "name", "pk")
@@ -213,8 +231,7 @@ PROGRESS = {
 def enterprises_in_progress(user, period, progress):
     """A subquery of the ids of the enterprises whose tasks in the period (those the user may
     see) are all unsubmitted ("not_started"), partly submitted ("started") or all scored
-    ("completed"). It groups the counters once (a semi-join), where filtering on
-    enterprises_with_figures' annotations would run their subqueries for every enterprise."""
+    ("completed"). It groups the counters once, as a semi-join."""
     sums = (
         EnterpriseProgress.objects.visible_to(user)
         .filter(period=period)
@@ -223,15 +240,6 @@ def enterprises_in_progress(user, period, progress):
         .annotate(tasks=Sum("assigned"), waiting=Sum("not_submitted"), done=Sum("scored"))
     )
     return sums.filter(PROGRESS[progress]).values("enterprise")
-
-
-def with_completion(enterprises):
-    """Completion percentages for a page of annotated enterprises (no queries)."""
-    for enterprise in enterprises:
-        enterprise.completion = (
-            round(100 * enterprise.scored / enterprise.assigned, 1) if enterprise.assigned else 0.0
-        )
-    return enterprises
 
 
 # --- The enterprise liaison's page -----------------------------------------------------

@@ -14,7 +14,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
-from enterprises.models import Profile
+from enterprises.models import Enterprise, Profile
 from scoring import selectors as scoring
 from tasks import selectors as tasks
 from tasks.models import Assignment, AssignmentState, CheckInState
@@ -148,11 +148,11 @@ def county(request):
         snapshots = selectors.snapshots_for_history(period)
         latest = snapshots[-1] if snapshots else None
         history = selectors.county_rank_history(period, snapshots, county=profile.county)
-        enterprises = selectors.enterprises_with_figures(request.user, period, latest).order_by(*selectors.RANK_ORDER)
+        enterprises = selectors.enterprises_for_listing(request.user, latest).order_by(*selectors.RANK_ORDER)
         page_obj = _page(request, enterprises)
-        selectors.with_completion(page_obj.object_list)
-        not_started = selectors.enterprises_with_figures(request.user, period, latest).filter(
-            pk__in=selectors.enterprises_in_progress(request.user, period, "not_started")
+        page_obj.object_list = selectors.attach_figures(page_obj.object_list, period, latest)
+        not_started = Enterprise.objects.visible_to(request.user).filter(
+            is_active=True, pk__in=selectors.enterprises_in_progress(request.user, period, "not_started")
         )
         totals = selectors.by_county(request.user, period)
         context.update(
@@ -240,7 +240,7 @@ def enterprise_list(request):
     profile = _profile(request)
     _periods, period = tasks.chosen_period(profile, request.GET.get("period"))
     snapshot = scoring.latest_snapshot(period)
-    queryset = selectors.enterprises_with_figures(request.user, period, snapshot).order_by(
+    queryset = selectors.enterprises_for_listing(request.user, snapshot).order_by(
         "county__order", "county__code", *selectors.RANK_ORDER
     )
     filterset = EnterpriseFilter(
@@ -251,6 +251,7 @@ def enterprise_list(request):
         user=request.user,
     )
     context = _list_context(request, profile, period, filterset)
-    selectors.with_completion(context["page_obj"].object_list)
+    page_obj = context["page_obj"]
+    page_obj.object_list = selectors.attach_figures(page_obj.object_list, period, snapshot)
     context["snapshot"] = snapshot
     return render(request, "dashboards/enterprise_list.html", context)

@@ -55,7 +55,7 @@ def _with_rates(rows):
 def progress_sums():
     """Sum() aggregates of the progress counters: tasks ("assigned"), tasks per state
     (not_submitted, pending_county, pending_city, returned, scored) and points."""
-    sums = {name: Sum(name) for name in ("assigned", *ProgressCounters.STATE_COLUMNS.values())}
+    sums = {name: Sum(name) for name in ProgressCounters.COUNTS}
     sums["points"] = Coalesce(Sum("points"), ZERO)
     return sums
 
@@ -182,9 +182,6 @@ def enterprises_for_listing(user, snapshot):
     )
 
 
-FIGURES = ("assigned", *ProgressCounters.STATE_COLUMNS.values())
-
-
 def attach_figures(enterprises, period, snapshot):
     """Give each enterprise of a page (a list or a page's object_list) its tasks per state,
     points, completion (%) and ranks in the period: two queries, whatever the page size."""
@@ -205,7 +202,7 @@ def attach_figures(enterprises, period, snapshot):
         }
     for enterprise in enterprises:
         row = sums.get(enterprise.pk, {})
-        for name in FIGURES:
+        for name in ProgressCounters.COUNTS:
             setattr(enterprise, name, row.get(name) or 0)
         enterprise.points = row.get("points") or Decimal(0)
         enterprise.started = enterprise.assigned - enterprise.not_submitted
@@ -240,6 +237,13 @@ def enterprises_in_progress(user, period, progress):
         .annotate(tasks=Sum("assigned"), waiting=Sum("not_submitted"), done=Sum("scored"))
     )
     return sums.filter(PROGRESS[progress]).values("enterprise")
+
+
+def enterprises_not_started(user, period):
+    """The user's active enterprises none of whose tasks in the period has been submitted."""
+    return Enterprise.objects.visible_to(user).filter(
+        is_active=True, pk__in=enterprises_in_progress(user, period, "not_started")
+    )
 
 
 # --- The enterprise liaison's page -----------------------------------------------------

@@ -14,7 +14,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
-from enterprises.models import Enterprise, Profile
+from enterprises.models import Profile
 from scoring import selectors as scoring
 from tasks import selectors as tasks
 from tasks.models import Assignment, AssignmentState, CheckInState
@@ -151,9 +151,7 @@ def county(request):
         enterprises = selectors.enterprises_for_listing(request.user, latest).order_by(*selectors.RANK_ORDER)
         page_obj = _page(request, enterprises)
         page_obj.object_list = selectors.attach_figures(page_obj.object_list, period, latest)
-        not_started = Enterprise.objects.visible_to(request.user).filter(
-            is_active=True, pk__in=selectors.enterprises_in_progress(request.user, period, "not_started")
-        )
+        not_started = selectors.enterprises_not_started(request.user, period)
         totals = selectors.by_county(request.user, period)
         context.update(
             totals=totals[0] if totals else None,

@@ -225,6 +225,8 @@ class ProgressCounters(models.Model):
         AssignmentState.RETURNED: "returned",
         AssignmentState.SCORED: "scored",
     }
+    # The counting columns: all tasks, then one per state (`points` is the other counter).
+    COUNTS = ("assigned", *STATE_COLUMNS.values())
 
     period = models.ForeignKey(Period, verbose_name=_("period"), on_delete=models.CASCADE, related_name="+")
     county = models.ForeignKey(Region, verbose_name=_("county-level unit"), on_delete=models.CASCADE, related_name="+")

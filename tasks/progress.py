@@ -26,7 +26,7 @@ from django.db.models.functions import Coalesce
 
 from .models import Assignment, EnterpriseProgress, IndicatorProgress, ProgressCounters
 
-COUNTERS = ("assigned", *ProgressCounters.STATE_COLUMNS.values(), "points")
+COUNTERS = (*ProgressCounters.COUNTS, "points")
 TRIGGER_PREFIX = "tasks_progress"
 
 

@@ -45,10 +45,15 @@ SHORT_LIST = 10
 ZERO = Value(0, output_field=DecimalField(max_digits=12, decimal_places=2))
 
 
+def completion(scored, assigned):
+    """Scored tasks as a percentage of all tasks, with one decimal (0.0 without tasks)."""
+    return round(100 * scored / assigned, 1) if assigned else 0.0
+
+
 def _with_rates(rows):
-    """Adds completion (scored / assigned) as a percentage with one decimal to each row."""
+    """Adds completion (scored / assigned) to each row."""
     for row in rows:
-        row["completion"] = round(100 * row["scored"] / row["assigned"], 1) if row["assigned"] else 0.0
+        row["completion"] = completion(row["scored"], row["assigned"])
     return rows
 
 
@@ -205,10 +210,7 @@ def attach_figures(enterprises, period, snapshot):
         for name in ProgressCounters.COUNTS:
             setattr(enterprise, name, row.get(name) or 0)
         enterprise.points = row.get("points") or Decimal(0)
-        enterprise.started = enterprise.assigned - enterprise.not_submitted
-        enterprise.completion = (
-            round(100 * enterprise.scored / enterprise.assigned, 1) if enterprise.assigned else 0.0
-        )
+        enterprise.completion = completion(enterprise.scored, enterprise.assigned)
         ranking = ranks.get(enterprise.pk)
         enterprise.rank_in_county = ranking.rank_in_county if ranking else None
         enterprise.rank_in_city = ranking.rank_in_city if ranking else None

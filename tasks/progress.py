@@ -34,17 +34,23 @@ TRIGGER_PREFIX = "tasks_progress"
 class Tally:
     name: str
     model: type
-    keys: tuple  # columns of tasks_assignment, and of the counter table's unique key
-    enterprises_only: bool  # count only enterprises' tasks (not county offices' own)
+
+    @property
+    def keys(self):
+        """The counter table's unique key, as columns (tasks_assignment has the same ones)."""
+        (unique,) = self.model._meta.constraints
+        return tuple(self.model._meta.get_field(field).attname for field in unique.fields)
+
+    @property
+    def enterprises_only(self):
+        """Whether only enterprises' tasks count (not county offices' own): keyed by enterprise."""
+        return "enterprise_id" in self.keys
 
     def table(self, connection):
         return connection.ops.quote_name(self.model._meta.db_table)
 
 
-TALLIES = (
-    Tally("enterprise", EnterpriseProgress, ("period_id", "enterprise_id", "county_id"), True),
-    Tally("indicator", IndicatorProgress, ("period_id", "indicator_id", "county_id"), False),
-)
+TALLIES = (Tally("enterprise", EnterpriseProgress), Tally("indicator", IndicatorProgress))
 
 
 def _assignment_table(connection):

@@ -7,7 +7,8 @@ msgids the zh_Hans catalog translates; DRF's own messages come from DRF's catalo
 
 from django.core.exceptions import NON_FIELD_ERRORS, ObjectDoesNotExist, PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, UnreadablePostError
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -84,6 +85,10 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound(message)
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
+    elif isinstance(exc, UnreadablePostError):
+        # The client stopped sending its body (gunicorn's client timeout) or went away: its
+        # fault, not the server's, and nothing was read, so nothing changed.
+        exc = exceptions.ParseError(_("The request body did not arrive in full. Please send it again."))
 
     response = drf_exception_handler(exc, context)
     if response is None:

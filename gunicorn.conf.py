@@ -15,6 +15,9 @@ for everyone. Now:
 - PostgreSQL through psycopg2 yields to other greenlets while it waits (psycogreen), and a
   request's database connection is closed when the request ends (DB_CONN_MAX_AGE=0): a
   persistent connection belongs to one greenlet, so it would never be reused, only kept.
+The price: a request that computes without waiting on I/O (a spreadsheet parsed in the
+request, a small export written in it) holds its worker's other requests until it is done, as
+greenlets only switch on I/O; the other workers go on. Hence several workers (WEB_CONCURRENCY).
 bench/faults.py slow-clients measures it (bench/RESULTS.md "Issue 13: slow clients").
 GUNICORN_WORKER_CLASS=gthread brings back the threaded workers (GUNICORN_THREADS each).
 """
@@ -25,7 +28,7 @@ import os
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 8)))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
-GEVENT = worker_class in ("gevent", "gunicorn.workers.ggevent.GeventWorker")
+GEVENT = "gevent" in worker_class.lower()  # gevent, gevent_pywsgi, gunicorn.workers.ggevent.*
 # gevent: concurrent connections per worker (greenlets); gthread: connections a worker keeps.
 worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", 1000))
 threads = int(os.environ.get("GUNICORN_THREADS", 2))

@@ -44,6 +44,9 @@ restart-postgres
               500/503/connection error (every --retry-wait s, --attempts at most); a 409 on
               a retry means the earlier attempt went in after all, which the database check
               confirms.
+slow-clients  Issue 13, point 15 (bench/slow_clients.py): gunicorn reached directly while 0, 4,
+              16, 64, 256 connections stall a request body; p50/p99 of liaisons' dashboards,
+              the old threaded config against the gevent one, and when stalled ones are dropped.
 """
 
 import argparse
@@ -62,6 +65,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import load  # noqa: E402  bench/load.py: the database, the stack and the consistency checks
+import slow_clients  # noqa: E402  the slow-clients scenario
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bench_faults"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/10"
@@ -666,6 +670,8 @@ def main():
     c.add_argument("--web-workers", type=int, default=2)
     c.add_argument("--pg-restart", default=PG_RESTART)
     c.set_defaults(run=restart_postgres)
+
+    slow_clients.add_parser(sub, common, setup)
 
     args = parser.parse_args()
     return args.run(args)

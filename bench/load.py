@@ -261,9 +261,10 @@ class Stack:
         self.procs[name] = (proc, logfile)
         return proc
 
-    def start_web(self, workers=2):
+    def start_web(self, workers=2, config="gunicorn.conf.py", **extra_env):
         env = dict(self.env, GUNICORN_BIND=f"127.0.0.1:{self.port}", WEB_CONCURRENCY=str(workers))
-        self._spawn("gunicorn", [str(BIN / "gunicorn"), "chanjgai_portal.wsgi", "--config", "gunicorn.conf.py"], env)
+        env.update({k: str(v) for k, v in extra_env.items()})
+        self._spawn("gunicorn", [str(BIN / "gunicorn"), "chanjgai_portal.wsgi", "--config", str(config)], env)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:

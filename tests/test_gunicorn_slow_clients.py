@@ -68,6 +68,9 @@ def gunicorn_server(tmp_path):
         env = dict(
             os.environ,
             DATABASE_URL=_test_database_url(),
+            # Plain HTTP on 127.0.0.1, as the suite runs (make test).
+            DEBUG="1",
+            SECRET_KEY=os.environ.get("SECRET_KEY") or "test-only-secret-key",
             GUNICORN_BIND=f"127.0.0.1:{port}",
             WEB_CONCURRENCY="2",
             MEDIA_ROOT=str(tmp_path / "media"),

@@ -172,8 +172,23 @@ EVIDENCE_MAX_FILES = int(os.environ.get("EVIDENCE_MAX_FILES", 10))
 FILE_UPLOAD_HANDLERS = [
     "tasks.upload_handlers.EvidenceLimitUploadHandler",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
-    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+    # Instead of Django's TemporaryFileUploadHandler: its temporary file has no name on disk,
+    # so a worker killed mid-upload leaves nothing behind; a full disk is a 507 refusal.
+    "tasks.upload_handlers.CleanTemporaryFileUploadHandler",
 ]
+# Uploads larger than FILE_UPLOAD_MAX_MEMORY_SIZE spool here: on the media volume (sized for
+# files), not in /tmp (often small, or RAM). Created when first needed; the evidence
+# housekeeping removes anything older than EVIDENCE_STAGING_KEEP_HOURS left in it, and
+# scripts/backup.sh leaves it out.
+FILE_UPLOAD_TEMP_DIR = os.environ.get("FILE_UPLOAD_TEMP_DIR") or str(MEDIA_ROOT / ".upload-tmp")
+try:
+    os.makedirs(FILE_UPLOAD_TEMP_DIR, exist_ok=True)  # Django's checks refuse a missing one
+except OSError:
+    pass  # a read-only or absent volume: the check (files.E001) names the folder at start
+# An evidence file is written under its final name with a staging row (tasks.StagedEvidenceFile)
+# committed first; the row goes when the check-in commits. A staged file whose submission
+# never committed (a killed worker) is deleted by the housekeeping this many hours later.
+EVIDENCE_STAGING_KEEP_HOURS = float(os.environ.get("EVIDENCE_STAGING_KEEP_HOURS", "24"))
 DATA_UPLOAD_MAX_NUMBER_FILES = EVIDENCE_MAX_FILES + 1
 # e.g. "/protected-media/": downloads answer with X-Accel-Redirect and nginx sends the file
 # from an `internal` location aliased to MEDIA_ROOT (local storage only).
@@ -190,7 +205,8 @@ def file_storage(environ):
     """
     kind = (environ.get("EVIDENCE_STORAGE") or "local").strip().lower()
     if kind == "local":
-        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+        # FileSystemStorage that fsyncs and never leaves a partial file (a full disk, a kill).
+        return {"BACKEND": "chanjgai_portal.storage.DurableFileSystemStorage"}
     if kind != "s3":
         raise RuntimeError(f"EVIDENCE_STORAGE must be 'local' or 's3', not {kind!r}.")
     bucket = (environ.get("AWS_STORAGE_BUCKET_NAME") or "").strip()
@@ -395,6 +411,17 @@ CELERY_BEAT_SCHEDULE = {
     "remove-old-export-files": {
         "task": "scoring.remove_old_export_files",
         "schedule": float(os.environ.get("HOUSEKEEPING_EVERY", "3600")),
+    },
+    # Staged files of submissions that never committed, and leftovers in FILE_UPLOAD_TEMP_DIR.
+    "sweep-staged-evidence-files": {
+        "task": "tasks.sweep_staged_evidence_files",
+        "schedule": float(os.environ.get("HOUSEKEEPING_EVERY", "3600")),
+    },
+    # Files no row names and rows whose file is gone, logged as warnings (reads the whole
+    # storage: once a day by default).
+    "audit-evidence-files": {
+        "task": "tasks.audit_evidence_files",
+        "schedule": float(os.environ.get("EVIDENCE_AUDIT_EVERY", "86400")),
     },
 }
 # Housekeeping: an uploaded sheet that was previewed but never imported is deleted this many

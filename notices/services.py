@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy
 from enterprises.inputs import MAX_COMMENT_LENGTH, MAX_DESCRIPTION_LENGTH, clean_text, profile_or_403
 from enterprises.models import Enterprise, Profile, Region
 from tasks.evidence import inspect_upload
+from tasks.evidence_files import staged_files
 from tasks.models import AssignmentState, CheckIn, CheckInState, ReviewEvent
 from tasks.workflow import WorkflowError
 
@@ -310,8 +311,14 @@ def publish_notice(user, title, body, audience, target_county=None, target_size=
         raise ValidationError(_("At most %(count)d files per notice.") % {"count": MAX_NOTICE_FILES})
     inspected = [(upload, *inspect_upload(upload)) for upload in files]
 
-    stored = []
-    try:
+    # Attachments are staged before the transaction (tasks.evidence_files): kept once the
+    # notice commits, deleted when it does not, and never unknown to the portal after a crash.
+    with staged_files() as staged:
+        attachments = []
+        for upload, name, content_type, sha256 in inspected:
+            attachment = NoticeAttachment(original_name=name, size=upload.size, content_type=content_type, sha256=sha256)
+            staged.save(attachment.file, name, upload)
+            attachments.append(attachment)
         with transaction.atomic():
             notice = Notice.objects.create(
                 city=city,
@@ -323,12 +330,8 @@ def publish_notice(user, title, body, audience, target_county=None, target_size=
                 title=title,
                 body=body,
             )
-            for upload, name, content_type, sha256 in inspected:
-                attachment = NoticeAttachment(
-                    notice=notice, original_name=name, size=upload.size, content_type=content_type, sha256=sha256
-                )
-                attachment.file.save(name, upload, save=False)
-                stored.append(attachment.file)
+            for attachment in attachments:
+                attachment.notice = notice
                 attachment.save()
             recipients = notice_recipients(notice).exclude(pk=user.pk).values_list("pk", flat=True)
             notify(
@@ -337,10 +340,6 @@ def publish_notice(user, title, body, audience, target_county=None, target_size=
                 _("New notice from %(office)s: %(title)s") % {"office": profile.region.name, "title": title},
                 reverse("notices:notice_detail", args=[notice.pk]),
             )
-    except BaseException:
-        for field_file in stored:
-            field_file.storage.delete(field_file.name)
-        raise
     return notice
 
 
@@ -419,17 +418,14 @@ def report_need(user, category, text, attachment=None):
     text = clean_text(text, _("Description"), True, MAX_DESCRIPTION_LENGTH)
     inspected = inspect_upload(attachment) if attachment else None
     enterprise = profile.enterprise
-    stored = []
-    try:
+    need = Need(enterprise=enterprise, county_id=enterprise.county_id, reporter=user, category=category, text=text)
+    # The attachment is staged before the transaction (tasks.evidence_files), as evidence is.
+    with staged_files() as staged:
+        if inspected:
+            name, content_type, _sha = inspected
+            need.attachment_name, need.attachment_type, need.attachment_size = name, content_type, attachment.size
+            staged.save(need.attachment, name, attachment)
         with transaction.atomic():
-            need = Need(
-                enterprise=enterprise, county_id=enterprise.county_id, reporter=user, category=category, text=text
-            )
-            if inspected:
-                name, content_type, _sha = inspected
-                need.attachment_name, need.attachment_type, need.attachment_size = name, content_type, attachment.size
-                need.attachment.save(name, attachment, save=False)
-                stored.append(need.attachment)
             need.save()
             NeedMessage.objects.create(
                 need=need, action=Action.REPORT, author=user, author_role=profile.role, to_state=need.state, text=text
@@ -443,10 +439,6 @@ def report_need(user, category, text, attachment=None):
                 },
                 reverse("notices:need_detail", args=[need.pk]),
             )
-    except BaseException:
-        for field_file in stored:
-            field_file.storage.delete(field_file.name)
-        raise
     return need
 
 

@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 
 from enterprises.models import Enterprise, Profile
 from enterprises.resources import spreadsheet_safe
+from tasks.evidence_files import staged_files
 from tasks.models import Assignment, AssignmentState, Indicator
 
 from . import selectors
@@ -386,16 +387,19 @@ def run_job(job_id):
                 last["percent"] = percent
                 ExportJob.objects.filter(pk=job.pk).update(progress=percent)
 
-        with tempfile.TemporaryFile(suffix=".xlsx") as out:
-            rows = write_xlsx(out, spec, progress)
-            out.seek(0)
-            job.file.save("export.xlsx", File(out), save=False)
-        job.filename = spec.filename
-        job.row_count = rows
-        job.status = ExportJob.Status.DONE
-        job.progress = 100
-        job.finished_at = timezone.now()
-        job.save(update_fields=["file", "filename", "row_count", "status", "progress", "finished_at"])
+        # Staged (tasks.evidence_files): a worker killed between the file and the row leaves
+        # no file the portal does not know about.
+        with staged_files() as staged:
+            with tempfile.TemporaryFile(suffix=".xlsx") as out:
+                rows = write_xlsx(out, spec, progress)
+                out.seek(0)
+                staged.save(job.file, "export.xlsx", File(out))
+            job.filename = spec.filename
+            job.row_count = rows
+            job.status = ExportJob.Status.DONE
+            job.progress = 100
+            job.finished_at = timezone.now()
+            job.save(update_fields=["file", "filename", "row_count", "status", "progress", "finished_at"])
     except (PermissionDenied, Http404) as error:
         _fail(job, str(error) or _("You may no longer export this sheet."))
     except Exception as error:  # noqa: BLE001 - recorded on the job, then re-raised for the log

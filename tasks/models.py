@@ -425,3 +425,24 @@ class ReviewEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValidationError(_("Review events cannot be deleted."))
+
+
+class StagedEvidenceFile(models.Model):
+    """A stored file whose owning row is not committed yet (tasks.evidence_files).
+
+    Committed in its own transaction before the file's first byte is written and deleted once
+    the row naming the file has committed, so a worker killed at any instant leaves no file
+    the portal does not know about: the housekeeping (tasks.evidence_audit) deletes staged
+    files older than EVIDENCE_STAGING_KEEP_HOURS that no row names.
+    """
+
+    name = models.CharField(_("stored name"), max_length=255, unique=True)
+    created_at = models.DateTimeField(_("staged at"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("staged file")
+        verbose_name_plural = _("staged files")
+        ordering = ["created_at", "pk"]
+
+    def __str__(self):
+        return self.name

@@ -9,7 +9,6 @@ Each service does one transition inside one transaction, decided by the database
 Nothing is changed when any of them is raised.
 """
 
-import logging
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -22,10 +21,9 @@ from notices.services import notify_checkin_event
 
 from . import workflow
 from .evidence import inspect_upload, validate_upload_count
+from .evidence_files import staged_files
 from .models import Assignment, AssignmentState, CheckIn, CheckInState, Evidence, ReviewEvent
 from .workflow import WorkflowError
-
-logger = logging.getLogger(__name__)
 
 
 def submit_checkin(user, assignment, description, files):
@@ -38,40 +36,24 @@ def submit_checkin(user, assignment, description, files):
     validate_upload_count(files)
     inspected = [(upload, *inspect_upload(upload)) for upload in files]
 
-    stored, written = [], []
-    try:
+    # The files are stored (staged) before the transaction: a staging row must commit before
+    # a file's first byte is written, so that a crash at any instant leaves no file the
+    # portal does not know about (tasks.evidence_files). If the version does not commit,
+    # they are deleted; if the COMMIT's outcome is unknown, the database is asked again.
+    with staged_files() as staged:
+        evidence = []
+        for upload, name, content_type, sha256 in inspected:
+            item = Evidence(original_name=name, size=upload.size, content_type=content_type, sha256=sha256)
+            staged.save(item.file, name, upload)
+            evidence.append(item)
         with transaction.atomic():
-            checkin = _create_version(user, profile, assignment, description, inspected, stored)
-            written.append(checkin.pk)  # from here on, only the COMMIT can still fail
-    except BaseException:
-        if not written or not _version_was_committed(written[0]):
-            # The rows rolled back: remove the files written for them, so none is orphaned.
-            for field_file in stored:
-                field_file.storage.delete(field_file.name)
-        raise
+            checkin = _create_version(user, profile, assignment, description, evidence)
     return checkin
 
 
-def _version_was_committed(checkin_pk):
-    """Whether a check-in whose COMMIT raised is in the database after all.
-
-    A connection lost during COMMIT leaves the outcome unknown to us: the server may have
-    committed before the connection went. Deleting the files then would leave a check-in
-    without its evidence, so they are kept unless the row is seen to be absent; an orphan
-    file is recoverable, lost evidence is not.
-    """
-    if transaction.get_connection().in_atomic_block:
-        return False  # only a savepoint was released; the caller's transaction decides
-    try:
-        transaction.get_connection().close_if_unusable_or_obsolete()
-        return CheckIn.objects.filter(pk=checkin_pk).exists()
-    except Exception:  # noqa: BLE001 - the database is unreachable: assume it committed
-        logger.warning("Could not tell whether check-in %s was committed; its files are kept", checkin_pk)
-        return True
-
-
-def _create_version(user, profile, assignment, description, inspected, stored):
-    """Lock the assignment, check it may take a new version, and write it with its files."""
+def _create_version(user, profile, assignment, description, evidence):
+    """Lock the assignment, check it may take a new version, and write it with its (already
+    stored) evidence files."""
     assignment = (
         Assignment.objects.select_for_update(of=("self",)).select_related("period").get(pk=assignment.pk)
     )
@@ -91,13 +73,9 @@ def _create_version(user, profile, assignment, description, inspected, stored):
         state=state,
         submitted_by=user,
     )
-    for upload, name, content_type, sha256 in inspected:
-        evidence = Evidence(
-            checkin=checkin, original_name=name, size=upload.size, content_type=content_type, sha256=sha256
-        )
-        evidence.file.save(name, upload, save=False)
-        stored.append(evidence.file)
-        evidence.save()
+    for item in evidence:
+        item.checkin = checkin
+    Evidence.objects.bulk_create(evidence)
     event = ReviewEvent.objects.create(
         checkin=checkin,
         action=ReviewEvent.Action.SUBMIT,

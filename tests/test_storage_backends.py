@@ -276,7 +276,7 @@ def test_the_housekeeping_jobs_are_on_the_beat_schedule():
 
 
 def test_local_disk_is_the_default_storage():
-    assert file_storage({}) == {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    assert file_storage({}) == {"BACKEND": "chanjgai_portal.storage.DurableFileSystemStorage"}
     assert file_storage({"EVIDENCE_STORAGE": " Local "})["BACKEND"].endswith("FileSystemStorage")
 
 

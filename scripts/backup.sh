@@ -3,6 +3,7 @@
 #   DESTINATION/chanjgai-YYYYMMDDTHHMMSSZ/
 #     database.dump   pg_dump custom format (pg_restore reads it)
 #     media.tar.gz    everything under MEDIA_ROOT (evidence, notice attachments, exports)
+#                     but .upload-tmp (uploads still streaming in)
 #     manifest        key=value: when, row counts, file counts, SHA-256 of both archives
 #
 # Usage:  scripts/backup.sh [DESTINATION]          (default: $BACKUP_DIR, else ./backups)
@@ -103,7 +104,8 @@ snapshot_pid=""
 
 echo "backup: archiving $media_root ..."
 if [[ -d $media_root ]]; then
-  tar -C "$media_root" -czf "$work/media.tar.gz" .
+  # .upload-tmp holds uploads still streaming in (FILE_UPLOAD_TEMP_DIR): nothing to keep.
+  tar -C "$media_root" --exclude=./.upload-tmp -czf "$work/media.tar.gz" .
 else
   tar -czf "$work/media.tar.gz" -T /dev/null
 fi

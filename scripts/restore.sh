@@ -76,7 +76,8 @@ else
 fi
 if [[ -e $media_root ]]; then
   [[ -d $media_root ]] || die "MEDIA_ROOT $media_root is not a folder. Nothing was changed."
-  [[ -z $(find "$media_root" -mindepth 1 -maxdepth 1 ! -name lost+found -print -quit) ]] ||
+  # The portal creates .upload-tmp (FILE_UPLOAD_TEMP_DIR) when it starts: not restored data.
+  [[ -z $(find "$media_root" -mindepth 1 -maxdepth 1 ! -name lost+found ! -name .upload-tmp -print -quit) ]] ||
     die "MEDIA_ROOT $media_root is not empty: restore only into a new, empty folder. Nothing was changed."
   created_media=0
 else

@@ -30,8 +30,11 @@ from .s3 import s3_endpoint, s3_storage  # noqa: F401 - fixtures: an S3-compatib
 
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
-    """Every test writes its uploaded evidence into its own temporary folder."""
+    """Every test writes its uploaded evidence into its own temporary folder (and spools large
+    uploads in its .upload-tmp, as production does)."""
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.FILE_UPLOAD_TEMP_DIR = str(settings.MEDIA_ROOT / ".upload-tmp")
+    os.makedirs(settings.FILE_UPLOAD_TEMP_DIR)  # as settings.py does at start (S3File spools there too)
     return settings.MEDIA_ROOT
 
 

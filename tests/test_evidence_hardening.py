@@ -205,7 +205,18 @@ class ReadRecorder:
 
 
 def folder_bytes(folder):
-    return sum(entry.stat().st_size for entry in os.scandir(folder) if entry.is_file())
+    """Bytes of the files in `folder`, counting the temporary upload files this process holds
+    open there without a name on disk (tasks.upload_handlers.SpooledUploadedFile)."""
+    named = sum(entry.stat().st_size for entry in os.scandir(folder) if entry.is_file())
+    anonymous = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if os.path.dirname(target) == os.path.realpath(folder) and target.endswith("(deleted)"):
+                anonymous += os.fstat(int(fd)).st_size
+        except OSError:
+            pass
+    return named + anonymous
 
 
 def post_streamed(client, url, fields, files, temp_dir, **extra):

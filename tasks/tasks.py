@@ -1,0 +1,21 @@
+"""Celery jobs of the tasks app: the housekeeping of stored files (tasks.evidence_audit)."""
+
+from celery import shared_task
+
+from .evidence_audit import audit_files, sweep_staged_files
+
+
+@shared_task(name="tasks.sweep_staged_evidence_files")
+def sweep_staged_evidence_files():
+    """Settle the staged files of submissions that never finished; remove old temporary uploads."""
+    result = sweep_staged_files()
+    return {"settled": result.staged_settled, "deleted": len(result.staged_files_deleted),
+            "temporary_deleted": result.temporary_files_deleted}
+
+
+@shared_task(name="tasks.audit_evidence_files")
+def audit_evidence_files():
+    """Log stored files that no row names and rows whose file is missing (report only)."""
+    result = audit_files()
+    return {"files": result.files_checked, "rows": result.rows_checked,
+            "unknown_files": len(result.unknown_files), "rows_without_file": len(result.rows_without_file)}

@@ -13,6 +13,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from chanjgai_portal.storage import is_storage_full
+from tasks.upload_handlers import storage_full_message
 from tasks.workflow import WorkflowError
 
 
@@ -70,6 +72,9 @@ def exception_handler(exc, context):
     """REST_FRAMEWORK["EXCEPTION_HANDLER"]: domain errors first, then DRF's own handling."""
     if isinstance(exc, WorkflowError):
         return Response({"detail": str(exc.message)}, status=status.HTTP_409_CONFLICT)
+    if is_storage_full(exc):
+        # Nothing was kept: the storage removes a partial file, the staging the rest.
+        return Response({"detail": storage_full_message()}, status=status.HTTP_507_INSUFFICIENT_STORAGE)
     if isinstance(exc, DjangoValidationError):
         body = {}
         if hasattr(exc, "error_dict"):

@@ -20,6 +20,7 @@ ERROR_DESCRIPTIONS = {
     " the upload was stopped while it streamed in and nothing was stored.",
     "415": "The body is not in a media type the operation accepts (or a malformed multipart body).",
     "429": "Too many failed logins for this username from this address; retry later.",
+    "507": "The server's storage is full: nothing of the request was stored; retry later.",
 }
 
 
@@ -39,7 +40,7 @@ class PortalAutoSchema(AutoSchema):
         if method == "POST":
             statuses.extend(["409", "415"])
             if getattr(self.view, "action", None) in getattr(self.view, "upload_actions", ()):
-                statuses.append("413")
+                statuses.extend(["413", "507"])
         return statuses
 
     def _get_response_bodies(self, direction="response"):

@@ -2,7 +2,10 @@
 
 from django.shortcuts import render
 
+from tasks.upload_handlers import storage_full_message
 from tasks.workflow import WorkflowError
+
+from .storage import is_storage_full
 
 
 class DomainErrorMiddleware:
@@ -15,4 +18,7 @@ class DomainErrorMiddleware:
     def process_exception(self, request, exception):
         if isinstance(exception, WorkflowError):
             return render(request, "409.html", {"message": exception.message}, status=409)
+        if is_storage_full(exception):
+            # Nothing was kept (the storage removes a partial file, the staging the rest).
+            return render(request, "507.html", {"message": storage_full_message()}, status=507)
         return None

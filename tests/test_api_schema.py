@@ -123,9 +123,12 @@ def test_every_operation_documents_its_errors(schema):
                 assert _json_schema(operation, "415") == error, path  # e.g. a malformed multipart body
             if (path, method) == ("/api/checkins/", "post"):
                 assert _json_schema(operation, "413") == error, path  # stopped at an upload limit
+                assert _json_schema(operation, "507") == error, path  # the storage is full
             else:
-                assert "413" not in responses, path
-            assert all(code in ("200", "201", "400", "401", "403", "404", "409", "413", "415") for code in responses)
+                assert "413" not in responses and "507" not in responses, path
+            assert all(
+                code in ("200", "201", "400", "401", "403", "404", "409", "413", "415", "507") for code in responses
+            )
 
 
 def test_filters_are_described(schema):

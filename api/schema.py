@@ -5,14 +5,17 @@ messages per failing field); PortalAutoSchema adds those responses to each opera
 that clients and the fuzz tests know them, and `add_field_errors` states the 400 shape.
 """
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.utils import OpenApiResponse
 
 from . import serializers
 
 ERROR_DESCRIPTIONS = {
     "400": "Bad input: `detail` and one list of messages per failing field.",
-    "401": "Not logged in: send `Authorization: Token <token>` or a session cookie.",
+    "401": "Not logged in: send `Authorization: Token <token>` or a session cookie. A token that expired"
+    " or was revoked is refused too: get a new one from /api/auth/token/.",
     "403": "The user's role may not do this.",
     "404": "Not found in the user's scope (or a page past the end).",
     "409": "The check-in's state does not allow this now: someone may have acted first.",
@@ -24,6 +27,16 @@ ERROR_DESCRIPTIONS = {
 }
 
 
+class ExpiringTokenScheme(OpenApiAuthenticationExtension):
+    """api.authentication's knox tokens, described as DRF's tokens were (`tokenAuth`)."""
+
+    target_class = "api.authentication.ExpiringTokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return build_bearer_security_scheme_object(header_name="Authorization", token_prefix="Token")
+
+
 class PortalAutoSchema(AutoSchema):
     """drf-spectacular's AutoSchema plus the portal's error responses."""
 
@@ -31,6 +44,8 @@ class PortalAutoSchema(AutoSchema):
         path, method = self.path, self.method
         if path.endswith("/auth/token/"):
             return ["400", "415", "429"]
+        if path.endswith(("/auth/logout/", "/auth/logout-all/")):
+            return ["401"]
         statuses = ["401", "403"]
         if path.endswith("/me/"):
             return statuses

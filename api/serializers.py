@@ -5,9 +5,10 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
-from rest_framework.authtoken.serializers import AuthTokenSerializer
 
+from enterprises import security
 from enterprises.models import Enterprise, Profile, Region
 from scoring.models import CountyRanking, EnterpriseRanking
 from tasks.models import (
@@ -48,21 +49,40 @@ class MeSerializer(serializers.Serializer):
 
 
 class TokenSerializer(serializers.Serializer):
-    token = serializers.CharField()
+    token = serializers.CharField(
+        help_text="Send it as `Authorization: Token <token>`. It expires when unused for API_TOKEN_IDLE_HOURS"
+        " (8 by default) and API_TOKEN_MAX_DAYS (30) after it was issued however much it is used; a"
+        " password change or reset, /api/auth/logout/, /api/auth/logout-all/ and the city office end it"
+        " sooner. A refused token is a 401: log in again."
+    )
 
 
-class LoginSerializer(AuthTokenSerializer):
-    """DRF's username + password check, with the username as long as an account's can be.
+class LoginSerializer(serializers.Serializer):
+    """A username and password that log in (enterprises.security.authenticate_for_api), with
+    DRF's token login messages.
 
-    A longer one is a 400 before authenticate() runs: django-axes records a failed login's
-    username in a varchar(255), and a 300-character one made the token endpoint answer 500
-    (found by the schemathesis fuzz)."""
+    The username is at most as long as an account's: a longer one is a 400 before any check,
+    since django-axes records a failed login's username in a varchar(255), and a 300-character
+    one made the token endpoint answer 500 (found by the schemathesis fuzz). A wrong password
+    and, outside DEBUG, the demo password get the same 400."""
 
     username = serializers.CharField(
-        label=AuthTokenSerializer._declared_fields["username"].label,
+        label=_("Username"),
         write_only=True,
         max_length=get_user_model()._meta.get_field(get_user_model().USERNAME_FIELD).max_length,
     )
+    password = serializers.CharField(
+        label=_("Password"), style={"input_type": "password"}, trim_whitespace=False, write_only=True
+    )
+
+    def validate(self, attrs):
+        user = security.authenticate_for_api(
+            self.context.get("request"), username=attrs["username"], password=attrs["password"]
+        )
+        if user is None:
+            raise serializers.ValidationError(_("Unable to log in with provided credentials."), code="authorization")
+        attrs["user"] = user
+        return attrs
 
 
 # --- the task library and the assignees -------------------------------------------------

@@ -18,6 +18,8 @@ router.register("checkins", views.CheckInViewSet, basename="checkin")
 
 urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="token"),
+    path("auth/logout/", views.LogoutView.as_view(), name="logout"),
+    path("auth/logout-all/", views.LogoutAllView.as_view(), name="logout-all"),
     path("me/", views.MeView.as_view(), name="me"),
     path("evidence/<int:pk>/download/", views.EvidenceDownloadView.as_view(), name="evidence-download"),
     path("rankings/counties/", views.CountyRankingView.as_view(), name="rankings-counties"),

@@ -15,7 +15,6 @@ from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, generics, mixins, status, viewsets
-from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action, api_view, authentication_classes, permission_classes
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import PageNumberPagination
@@ -36,6 +35,7 @@ from tasks.models import Assignment, CheckIn, Evidence, Indicator, ReviewEvent
 from tasks.upload_handlers import upload_refusal
 
 from . import filters, serializers
+from .authentication import ExpiringTokenAuthentication
 from .errors import FieldValidationError
 from .permissions import MayTakeReviewAction
 from .throttles import LoginFailureThrottle
@@ -45,11 +45,13 @@ Action = ReviewEvent.Action
 
 # --- auth ---------------------------------------------------------------------------------
 class TokenView(APIView):
-    """Exchange a username and password for an API token (sent as `Authorization: Token …`).
+    """Exchange a username and password for a new API token (sent as `Authorization: Token …`).
 
     Guarded like the browser login: a username + address locked out by django-axes gets 429
     (enterprises.security), on top of the per-minute throttle of failures; outside DEBUG the
-    demo password is refused (403) until it is changed on the website.
+    demo password is a failed login like any wrong password (400), until it is changed on the
+    website. The token expires when unused for API_TOKEN_IDLE_HOURS, and API_TOKEN_MAX_DAYS
+    after it was issued in any case.
     """
 
     authentication_classes = []
@@ -87,10 +89,30 @@ class TokenView(APIView):
             if getattr(request, "axes_locked_out", False):
                 raise exceptions.Throttled(detail=security.lockout_message(request))
             serializer.is_valid(raise_exception=True)
-        if security.is_demo_password(request.data.get("password")):
-            raise PermissionDenied(security.demo_password_message())
-        token, _created = Token.objects.get_or_create(user=serializer.validated_data["user"])
-        return Response({"token": token.key})
+        _token, key = security.issue_api_token(serializer.validated_data["user"])
+        return Response({"token": key})
+
+
+class LogoutView(APIView):
+    """End the API token this request was sent with (other tokens of the user stay valid)."""
+
+    authentication_classes = [ExpiringTokenAuthentication]
+
+    @extend_schema(request=None, responses={204: None}, tags=["auth"])
+    def post(self, request):
+        security.revoke_api_token(request.auth)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutAllView(APIView):
+    """End every API token of the user (every device and script logged in to the API)."""
+
+    authentication_classes = [ExpiringTokenAuthentication]
+
+    @extend_schema(request=None, responses={204: None}, tags=["auth"])
+    def post(self, request):
+        security.revoke_user_tokens(request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MeView(APIView):

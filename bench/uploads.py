@@ -138,9 +138,9 @@ def run_scenario(name):
     from django.test import Client
     from django.test.utils import setup_test_environment
     from django.urls import reverse
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
+    from enterprises import security
     from tasks.models import Assignment, CheckIn, Evidence
     from tests.test_evidence_hardening import GeneratorStream, multipart_chunks
 
@@ -162,7 +162,7 @@ def run_scenario(name):
         url = reverse("tasks:submit", args=[assignment.pk])
     else:
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {security.issue_api_token(user)[1]}")
         url = "/api/checkins/"
     boundary = "----bench-uploads"
     files = [("files", f"{i + 1}.pdf", b"%PDF-1.4\n", size) for i, size in enumerate(spec["files"])]

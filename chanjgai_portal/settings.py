@@ -50,7 +50,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "import_export",
     "rest_framework",
-    "rest_framework.authtoken",
+    # API tokens (api/authentication.py): stored hashed, expiring, revocable.
+    "knox",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -280,6 +281,9 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "enterprises.security.lockout_response"
 AXES_USERNAME_CALLABLE = "enterprises.security.axes_username"
 AXES_VERBOSE = False
+# A failed attempt's POST data is kept in AccessAttempt: mask the password change form's
+# fields (it counts wrong current passwords as failed logins) besides axes' own defaults.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "old_password", "new_password1", "new_password2"]
 # The client address as django-axes documents it (django-ipware): behind PROXY_COUNT proxies
 # the address is X-Forwarded-For's entry PROXY_COUNT - 1 from the right (nginx appends its
 # peer; the last proxy itself is REMOTE_ADDR); not strict, so extra entries a client
@@ -315,7 +319,7 @@ CONTENT_SECURITY_POLICY = {
 # --- REST API (api/) -----------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "api.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -329,6 +333,20 @@ REST_FRAMEWORK = {
     # Throttles key on the client address: trust X-Forwarded-For only as far as our own
     # reverse proxy (one hop) sets it, or a client could pick a new address per attempt.
     "NUM_PROXIES": PROXY_COUNT,
+}
+# API tokens (django-rest-knox; api/authentication.py, enterprises/security.py). A token
+# unused for API_TOKEN_IDLE_HOURS expires: each use moves its expiry to now + that (written at
+# most once a minute), never past API_TOKEN_MAX_DAYS after it was issued. Tokens are stored
+# as SHA-512 digests, sent as `Authorization: Token <key>` as before, and revoked on logout,
+# on a password change or reset, and by the city office (unlock page, Profile admin).
+API_TOKEN_IDLE_HOURS = float(os.environ.get("API_TOKEN_IDLE_HOURS", "8"))
+API_TOKEN_MAX_DAYS = float(os.environ.get("API_TOKEN_MAX_DAYS", "30"))
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=API_TOKEN_IDLE_HOURS),
+    "AUTO_REFRESH": True,
+    "AUTO_REFRESH_MAX_TTL": timedelta(days=API_TOKEN_MAX_DAYS),
+    "MIN_REFRESH_INTERVAL": 60,
+    "AUTH_HEADER_PREFIX": "Token",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "产改打卡管理系统 API",
@@ -422,6 +440,10 @@ CELERY_BEAT_SCHEDULE = {
     "audit-evidence-files": {
         "task": "tasks.audit_evidence_files",
         "schedule": float(os.environ.get("EVIDENCE_AUDIT_EVERY", "86400")),
+    },
+    "delete-expired-api-tokens": {
+        "task": "enterprises.delete_expired_api_tokens",
+        "schedule": float(os.environ.get("HOUSEKEEPING_EVERY", "3600")),
     },
 }
 # Housekeeping: an uploaded sheet that was previewed but never imported is deleted this many

@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.generic import RedirectView
 
-from enterprises.security_views import unlock_accounts
+from enterprises.security_views import PasswordChangeView, unlock_accounts
 from enterprises.views import home
 
 urlpatterns = [
@@ -15,9 +16,13 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    # Wrong current passwords count as failed logins here (enterprises.security).
+    path("accounts/password/", PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("accounts/unlock/", unlock_accounts, name="unlock_accounts"),
+    # The admin's own password form does not count wrong current passwords: its link leads
+    # to the portal's, which does (and where the demo password's forced change already leads).
+    path("admin/password_change/", RedirectView.as_view(pattern_name="password_change")),
     path("admin/", admin.site.urls),
     path("tasks/", include("tasks.urls")),
     path("rankings/", include("scoring.urls")),

@@ -124,6 +124,7 @@ class ProfileAdmin(admin.ModelAdmin):
     search_fields = ("user__username", "user__first_name", "user__last_name", "enterprise__name", "region__name")
     list_select_related = ("user", "enterprise", "region")
     autocomplete_fields = ("user", "enterprise", "region")
+    actions = ["revoke_api_tokens"]
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
@@ -134,6 +135,17 @@ class ProfileAdmin(admin.ModelAdmin):
             return queryset.none()
         city = profile.city
         return queryset.filter(Q(enterprise__county__parent=city) | Q(region=city) | Q(region__parent=city))
+
+    @admin.action(description=_("Revoke the API tokens of the selected accounts"), permissions=["change"])
+    def revoke_api_tokens(self, request, queryset):
+        for username in queryset.order_by("user__username").values_list("user__username", flat=True):
+            try:
+                revoked = security.revoke_tokens_of(request.user, username)
+            except (PermissionDenied, ValidationError) as exc:
+                self.message_user(request, f"{username}: {' '.join(getattr(exc, 'messages', [str(exc)]))}", messages.ERROR)
+            else:
+                message = _("The API tokens of %(username)s are revoked (%(count)d).")
+                self.message_user(request, message % {"username": username, "count": revoked})
 
 
 # --- Login lockouts: axes' own admin, plus unlocking through the one service ---------------

@@ -1,13 +1,19 @@
-"""Access rules: login lockouts (django-axes), unlocking, and the forced change of the demo password.
+"""Access rules: login lockouts (django-axes), unlocking, API tokens, and the forced change of
+the demo password.
 
 Every rule here is used by the browser login, the API token endpoint and the admin alike:
 
 - `lockout_response`: what a locked-out username + address gets (settings.AXES_LOCKOUT_CALLABLE,
   and api.views.TokenView for the API).
+- `LockoutPasswordChangeForm`: a wrong current password on the password change form is a
+  failed login, counted and locked out like one.
 - `unlock_user(actor, username)`: the one way to lift a lockout early (city office page, admin).
+- `authenticate_for_api`, `issue_api_token`, `revoke_user_tokens`, `revoke_tokens_of(actor,
+  username)`: API tokens (django-rest-knox, api/authentication.py); a password change or reset
+  revokes every token of the user.
 - `is_demo_password(raw)`: outside DEBUG (REFUSE_DEMO_PASSWORD) the demo accounts' password is
   not good enough to work with; a browser login with it must change it first
-  (`PasswordChangeRequiredMiddleware`) and the API refuses it.
+  (`PasswordChangeRequiredMiddleware`) and the API refuses it as it refuses a wrong password.
 """
 
 import logging
@@ -18,11 +24,12 @@ from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_cool_off
 from axes.models import AccessAttempt
 from django.conf import settings
-from django.contrib.auth import get_user_model, password_validation
-from django.contrib.auth.forms import AuthenticationForm
-from django.contrib.auth.signals import user_logged_in
+from django.contrib.auth import authenticate, get_user_model, password_validation
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
+from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
+from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.http import JsonResponse
 from django.shortcuts import redirect
@@ -32,6 +39,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
+from knox.models import AuthToken
 
 from .models import Profile
 
@@ -66,7 +74,10 @@ def _is_api_request(request):
 
 def lockout_response(request, original_response=None, credentials=None):
     """settings.AXES_LOCKOUT_CALLABLE: the login page again with the reason (429), or the
-    API's JSON error body ({"detail": "…"}, 429) for the API."""
+    API's JSON error body ({"detail": "…"}, 429) for the API. A page that already answered
+    the lockout itself (the password change form) keeps its answer."""
+    if original_response is not None and getattr(original_response, "status_code", None) == LOCKOUT_STATUS:
+        return original_response
     message = lockout_message(request)
     if _is_api_request(request):
         return JsonResponse({"detail": message}, status=LOCKOUT_STATUS)
@@ -114,14 +125,32 @@ def users_in_city(city):
     )
 
 
-def _unlocking_city(actor):
-    """The city whose accounts `actor` may unlock; None for a superuser (every account)."""
+def _guarded_city(actor, refusal):
+    """The city whose accounts `actor` looks after (unlocks, revokes the API tokens of); None
+    for a superuser (every account). Other roles: PermissionDenied(refusal)."""
     if actor.is_superuser:
         return None
     profile = Profile.for_user(actor)
     if profile is None or not profile.is_city_office or profile.city is None:
-        raise PermissionDenied(_("Only the city reform office can unlock accounts."))
+        raise PermissionDenied(refusal)
     return profile.city
+
+
+def _unlocking_city(actor):
+    return _guarded_city(actor, _("Only the city reform office can unlock accounts."))
+
+
+def _account_of_city(city, username):
+    """The account called `username` in `city` (any account when city is None), or a
+    ValidationError as if there were none."""
+    username = (username or "").strip()
+    users = get_user_model().objects.filter(username=username)
+    if city is not None:
+        users = users & users_in_city(city)
+    user = users.first() if username else None
+    if user is None:
+        raise ValidationError(_("There is no account with this username in your city."))
+    return user
 
 
 def locked_accounts(actor):
@@ -142,16 +171,103 @@ def unlock_user(actor, username):
     City office only, for accounts of its own city; a superuser may unlock anyone.
     Raises PermissionDenied for other roles and ValidationError for an unknown username.
     """
-    city = _unlocking_city(actor)
-    username = (username or "").strip()
-    users = get_user_model().objects.filter(username=username)
-    if city is not None:
-        users = users & users_in_city(city)
-    if not username or not users.exists():
-        raise ValidationError(_("There is no account with this username in your city."))
+    username = _account_of_city(_unlocking_city(actor), username).get_username()
     cleared = AxesProxyHandler.reset_attempts(username=username)
     log.info("%s unlocked the login of %s (%d records cleared)", actor.get_username(), username, cleared)
     return cleared
+
+
+# --- wrong current passwords are failed logins ---------------------------------------------
+class LockoutPasswordChangeForm(PasswordChangeForm):
+    """Django's password change form, where a wrong current password is a failed login of the
+    user from the request's address (django-axes counts it: user_login_failed), and a
+    username + address locked out (by logins or by this form) cannot change the password,
+    with the login's Chinese message. Otherwise a session left open let anyone guess the
+    password here without limit."""
+
+    def __init__(self, user, *args, request, **kwargs):
+        self.request = request
+        self.locked_out = False
+        super().__init__(user, *args, **kwargs)
+
+    def clean_old_password(self):
+        credentials = {"username": self.user.get_username()}
+        if is_locked_out(self.request, credentials["username"]):
+            self._refuse_locked_out()
+        try:
+            return super().clean_old_password()
+        except ValidationError:
+            user_login_failed.send(sender=type(self), credentials=credentials, request=self.request)
+            if getattr(self.request, "axes_locked_out", False):
+                self._refuse_locked_out()  # this failure was the one that locked it
+            raise
+
+    def _refuse_locked_out(self):
+        self.locked_out = True
+        raise ValidationError(lockout_message(self.request), code="locked_out")
+
+
+# --- API tokens (django-rest-knox) ---------------------------------------------------------
+def authenticate_for_api(request, *, username: str, password: str):
+    """The user these credentials log in to the API, or None (a failed login, counted by
+    django-axes).
+
+    Outside DEBUG the demo password is refused like any wrong password, and counted, without
+    being checked: answering it differently told anyone which accounts still had it.
+    """
+    if is_demo_password(password):
+        user_login_failed.send(sender=__name__, credentials={"username": username}, request=request)
+        return None
+    return authenticate(request=request, username=username, password=password)
+
+
+def issue_api_token(user) -> tuple[AuthToken, str]:
+    """A new API token of `user`: (the stored token, its key). Only the key's digest is
+    stored, so the key can be shown once; it expires as settings.REST_KNOX says."""
+    return AuthToken.objects.create(user=user)
+
+
+def revoke_api_token(token: AuthToken) -> None:
+    """End one API token (a logout)."""
+    token.delete()
+
+
+def revoke_user_tokens(user) -> int:
+    """End every API token of `user`; returns how many there were."""
+    deleted, _by_model = AuthToken.objects.filter(user=user).delete()
+    return deleted
+
+
+def delete_expired_tokens() -> int:
+    """Delete the tokens past their expiry (knox deletes one only when it is sent again, or
+    another token of its user is); returns how many."""
+    deleted, _by_model = AuthToken.objects.filter(expiry__lt=timezone.now()).delete()
+    return deleted
+
+
+def revoke_tokens_of(actor, username: str) -> int:
+    """The city office ends every API token of an account of its city (a superuser: of any
+    account), e.g. of a lost phone; returns how many. PermissionDenied for other roles,
+    ValidationError for a username outside the city."""
+    city = _guarded_city(actor, _("Only the city reform office can revoke API tokens."))
+    user = _account_of_city(city, username)
+    revoked = revoke_user_tokens(user)
+    log.info("%s revoked the %d API tokens of %s", actor.get_username(), revoked, user.get_username())
+    return revoked
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="enterprises.security.revoke_on_password_change")
+def revoke_tokens_on_password_change(sender, instance, created, **kwargs):
+    """A new password ends every API token of the user, as it ends their other sessions.
+
+    A receiver, because a password is set in many places that call no service of ours (the
+    password form, the admin's "change password", `manage.py changepassword`, resets):
+    all call set_password(), which keeps the raw password in `_password` until save() has
+    reported it to the validators (password_changed). A hash upgrade at login clears it
+    before saving, so re-hashing the same password revokes nothing.
+    """
+    if not created and getattr(instance, "_password", None) is not None:
+        revoke_user_tokens(instance)
 
 
 # --- the demo password ---------------------------------------------------------------------
@@ -161,10 +277,6 @@ def is_demo_password(raw_password):
     if not settings.REFUSE_DEMO_PASSWORD or not raw_password or not settings.DEMO_PASSWORD:
         return False
     return constant_time_compare(str(raw_password), settings.DEMO_PASSWORD)
-
-
-def demo_password_message():
-    return _("The demo password may not be used here. Log in on the website and change your password first.")
 
 
 @receiver(user_logged_in, dispatch_uid="enterprises.security.flag_demo_password")

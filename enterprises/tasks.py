@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from . import security
 from .imports import discard_stale_uploads
 
 
@@ -9,3 +10,9 @@ from .imports import discard_stale_uploads
 def discard_stale_import_uploads():
     """Delete uploaded sheets that were never imported (enterprises.imports.discard_stale_uploads)."""
     return discard_stale_uploads()
+
+
+@shared_task(name="enterprises.delete_expired_api_tokens")
+def delete_expired_api_tokens():
+    """Delete API tokens past their expiry that nobody sent again (security.delete_expired_tokens)."""
+    return security.delete_expired_tokens()

@@ -8,10 +8,10 @@ import threading
 import pytest
 from django.core.cache import cache
 from django.db import connection
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from api.throttles import LoginFailureThrottle
+from enterprises import security
 from tasks.models import Assignment, CheckIn
 
 from . import factories as f
@@ -31,8 +31,8 @@ def api_client(user=None):
     """An APIClient sending `Authorization: Token …` for `user` (anonymous when None)."""
     client = APIClient()
     if user is not None:
-        token, _created = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        _token, key = security.issue_api_token(user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 

@@ -14,6 +14,8 @@ from tasks.models import AssignmentState, CheckInState
 
 PATHS = {
     "/api/auth/token/": ["post"],
+    "/api/auth/logout/": ["post"],
+    "/api/auth/logout-all/": ["post"],
     "/api/me/": ["get"],
     "/api/regions/": ["get"],
     "/api/regions/{id}/": ["get"],
@@ -113,6 +115,9 @@ def test_every_operation_documents_its_errors(schema):
                 assert _json_schema(operation, "400") == validation
                 assert _json_schema(operation, "429") == error
                 assert _json_schema(operation, "415") == error
+                continue
+            if path in ("/api/auth/logout/", "/api/auth/logout-all/"):
+                assert _json_schema(operation, "401") == error and "204" in responses, path
                 continue
             assert _json_schema(operation, "401") == error and _json_schema(operation, "403") == error, path
             if path != "/api/me/":

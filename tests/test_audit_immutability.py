@@ -15,8 +15,8 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
-from rest_framework.authtoken.models import Token
 
+from enterprises import security
 from notices import services as notice_services
 from notices.models import NoticeRead
 from scoring import services as scoring_services
@@ -138,7 +138,7 @@ def test_no_route_of_the_site_or_the_api_edits_or_deletes_the_trail(audited, who
     user = w.city_user if who == "city" else w.admin
     site = Client()
     site.force_login(user)
-    api = Client(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    api = Client(HTTP_AUTHORIZATION=f"Token {security.issue_api_token(user)[1]}")
     ids = _ids(w)
     before = trail()
     routes = _site_and_api_routes()
@@ -160,7 +160,7 @@ def test_no_route_of_the_site_or_the_api_edits_or_deletes_the_trail(audited, who
 
 def test_the_api_has_no_route_to_review_events_or_rule_changes(audited):
     """The API exposes the trail only nested, read-only, in a check-in."""
-    token = Token.objects.create(user=audited.city_user).key
+    token = security.issue_api_token(audited.city_user)[1]
     api = Client(HTTP_AUTHORIZATION=f"Token {token}")
     before = trail()
     for path in ("/api/events/", "/api/review-events/", "/api/reviewevents/", "/api/scoring-rule-changes/"):

@@ -39,9 +39,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
-from rest_framework.authtoken.models import Token
 
-from enterprises import imports
+from enterprises import imports, security
 from enterprises.models import Enterprise, Profile, Region
 from notices import services as notice_services
 from notices.models import ExampleCase, Need, NeedMessage, Notice, NoticeAttachment, NoticeRead, Notification
@@ -184,7 +183,7 @@ def _build_world():
     u.superuser = f.UserFactory(username="idor_admin", is_staff=True, is_superuser=True)
     x.users = u
     x.role_user = {"liaison": u.e11, "county": u.c1, "city": u.city, "obs_county": u.obs_county, "obs_ent": u.obs_ent}
-    x.tokens = {role: Token.objects.create(user=user).key for role, user in x.role_user.items()}
+    x.tokens = {role: security.issue_api_token(user)[1] for role, user in x.role_user.items()}
 
     def assignment(owner, period, indicator=None):
         if isinstance(owner, Enterprise):
@@ -722,7 +721,7 @@ ADMIN_STAFF_SCOPE = {
 ADMIN_NO_RIGHTS = {
     "auth.group",
     "auth.user",
-    "authtoken.tokenproxy",
+    "knox.authtoken",
     "notices.notification",
     "notices.notice",
     "notices.need",

@@ -94,3 +94,12 @@ def pre_request(worker, req):
         sock.settimeout(client_timeout)
     if req.body is not None:
         req.body.reader = _ClosingOnReadError(req.body.reader, req)
+
+
+def post_request(worker, req, environ, resp):
+    """The response is out: waiting for the connection's next request is bounded by keepalive
+    (gunicorn's own timer, which closes quietly), not by client_timeout, whose expiry on an idle
+    kept-alive connection gunicorn would log as a socket error."""
+    sock = getattr(req.unreader, "sock", None)
+    if sock is not None:
+        sock.settimeout(None)

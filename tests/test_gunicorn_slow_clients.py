@@ -184,8 +184,11 @@ def test_stalled_uploads_do_not_keep_other_users_from_logging_in(gunicorn_server
             s.close()
 
 
-def test_a_stalled_upload_is_dropped_after_the_client_timeout(gunicorn_server):
+def test_a_stalled_upload_is_dropped_after_the_client_timeout(gunicorn_server, tmp_path):
     url = gunicorn_server(GUNICORN_CLIENT_TIMEOUT=2)
+    # A browser's kept-alive connection, idle for longer than the client timeout meanwhile.
+    browser = requests.Session()
+    assert browser.get(url + "/accounts/login/", timeout=ANSWER_WITHIN).status_code == 200
     forms = _stall(url, STALLED // 2)
     api = _stall(url, STALLED // 2, API_TOKEN)
     try:
@@ -205,8 +208,13 @@ def test_a_stalled_upload_is_dropped_after_the_client_timeout(gunicorn_server):
             assert 400 <= status < 500, answer[:300]
             if s in api:
                 assert json.loads(body) == {"detail": "请求内容未完整送达，请重新发送。"}
-        # ... and the server still serves.
-        assert requests.get(url + "/accounts/login/", timeout=ANSWER_WITHIN).status_code == 200
+        # ... and the server still serves, the idle browser too.
+        assert browser.get(url + "/accounts/login/", timeout=ANSWER_WITHIN).status_code == 200
+        # Dropping a stalled client, or an idle kept-alive connection, is routine: no error
+        # (traceback) in the log.
+        (log,) = tmp_path.glob("gunicorn-*.log")
+        assert "[ERROR]" not in log.read_text(errors="replace")
     finally:
+        browser.close()
         for s in forms + api:
             s.close()

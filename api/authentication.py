@@ -12,9 +12,11 @@ enterprises.security.
 
 import re
 
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from knox.auth import TokenAuthentication
 from knox.settings import knox_settings
+from knox.signals import token_expired
 from rest_framework import exceptions
 
 
@@ -43,6 +45,16 @@ class ExpiringTokenAuthentication(TokenAuthentication):
         except exceptions.AuthenticationFailed:
             # knox's "Invalid token.": unknown, expired (knox deletes it) or revoked.
             raise exceptions.AuthenticationFailed(self.refused) from None
+
+    def _cleanup_token(self, auth_token) -> bool:
+        """Whether this token has expired (then deleted). knox also loads and deletes the
+        user's other expired tokens here, one more query on every API request; the
+        housekeeping job (enterprises.tasks.delete_expired_api_tokens) deletes those."""
+        if auth_token.expiry is not None and auth_token.expiry < timezone.now():
+            auth_token.delete()
+            token_expired.send(sender=type(self), username=auth_token.user.get_username(), source="auth_token")
+            return True
+        return False
 
     def validate_user(self, auth_token):
         if not auth_token.user.is_active:

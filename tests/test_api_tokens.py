@@ -90,6 +90,17 @@ def test_the_token_endpoint_answers_as_before_and_stores_no_key(world):
                 assert key not in repr(cursor.fetchall()), table
 
 
+def test_a_token_costs_no_more_queries_than_before(world, django_assert_num_queries):
+    """The token (with its user) and the profile, as with DRF's tokens: knox's look at the
+    user's other tokens on every request is left to the housekeeping job."""
+    for _ in range(3):
+        token_for("ent0001")
+    client = api(token_for("ent0001"))
+    client.get("/api/me/")
+    with django_assert_num_queries(2):
+        assert client.get("/api/me/").status_code == 200
+
+
 def test_each_login_gets_its_own_token(world):
     first, second = token_for("ent0001"), token_for("ent0001")
     assert first != second

@@ -10,6 +10,8 @@ restarts THE PostgreSQL server. --dry-run does everything except the stop/restar
     .venv/bin/python bench/faults.py stop-redis          # Redis down 30 s while scores go on
     .venv/bin/python bench/faults.py restart-postgres    # PostgreSQL restarted during HTTP uploads
     .venv/bin/python bench/faults.py stop-redis --dry-run
+    .venv/bin/python bench/faults.py kill-upload         # kill -9 the web worker mid-upload ×20 (bench/upload_faults.py)
+    .venv/bin/python bench/faults.py disk-full           # uploads into a tiny tmpfs MEDIA_ROOT (needs root to mount)
 
 Each scenario drops and creates --db-url (bench_faults), flushes the Redis DB of --redis-url
 (DB 10), migrates and seeds the demo city (bench/load.py's harness: DEBUG off, plain HTTP on
@@ -66,6 +68,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import load  # noqa: E402  bench/load.py: the database, the stack and the consistency checks
 import slow_clients  # noqa: E402  the slow-clients scenario
+import upload_faults  # noqa: E402  bench/upload_faults.py: kill-upload and disk-full (issue 13)
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bench_faults"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/10"
@@ -672,6 +675,7 @@ def main():
     c.set_defaults(run=restart_postgres)
 
     slow_clients.add_parser(sub, common, setup)
+    upload_faults.add_parsers(sub, common)
 
     args = parser.parse_args()
     return args.run(args)

@@ -18,7 +18,7 @@ from rest_framework import exceptions, generics, mixins, status, viewsets
 from rest_framework.decorators import action, api_view, authentication_classes, permission_classes
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -37,6 +37,7 @@ from tasks.upload_handlers import upload_refusal
 from . import filters, serializers
 from .authentication import ExpiringTokenAuthentication
 from .errors import FieldValidationError
+from .parsers import PortalJSONParser
 from .permissions import MayTakeReviewAction
 from .throttles import LoginFailureThrottle
 
@@ -57,7 +58,7 @@ class TokenView(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
     throttle_classes = [LoginFailureThrottle]
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    parser_classes = [PortalJSONParser, FormParser, MultiPartParser]
 
     def get_throttles(self):
         # Kept so that a refused login can be counted against the same key afterwards.
@@ -252,7 +253,7 @@ class CheckInViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
     serializer_class = serializers.CheckInSerializer
     filterset_class = filters.CheckInFilter
     permission_classes = [IsAuthenticated, MayTakeReviewAction]
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    parser_classes = [MultiPartParser, FormParser, PortalJSONParser]
     # The actions that answer 413 when tasks.upload_handlers stopped their upload (api.schema).
     upload_actions = ("create",)
     not_found = gettext_lazy("No such check-in.")

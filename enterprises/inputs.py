@@ -17,9 +17,18 @@ def profile_or_403(user):
     return profile
 
 
+def refuse_nul(value, field_label):
+    """ValidationError (in Chinese) when `value` holds a NUL character: PostgreSQL cannot
+    store one in a text column, so it would otherwise fail at the query (a 500)."""
+    if "\x00" in value:
+        raise ValidationError(_("%(field)s may not contain NUL characters.") % {"field": field_label})
+
+
 def clean_text(value, field_label, required, max_length):
-    """`value` stripped; ValidationError (in Chinese) when required and empty, or too long."""
+    """`value` stripped; ValidationError (in Chinese) when required and empty, too long, or
+    holding a NUL character."""
     value = (value or "").strip()
+    refuse_nul(value, field_label)
     if required and not value:
         raise ValidationError(_("%(field)s is required.") % {"field": field_label})
     if len(value) > max_length:

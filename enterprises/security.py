@@ -41,6 +41,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from knox.models import AuthToken
 
+from .inputs import refuse_nul
 from .models import Profile
 
 log = logging.getLogger(__name__)
@@ -144,6 +145,7 @@ def _account_of_city(city, username):
     """The account called `username` in `city` (any account when city is None), or a
     ValidationError as if there were none."""
     username = (username or "").strip()
+    refuse_nul(username, _("Username"))
     users = get_user_model().objects.filter(username=username)
     if city is not None:
         users = users & users_in_city(city)

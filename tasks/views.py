@@ -163,8 +163,12 @@ def _review(request, pk, action, call, success_message, next_url="tasks:review_q
     """Run one review service on a check-in in scope; 400 with the form on bad input."""
     checkin = selectors.checkin_for_detail(request.user, pk)
     form = _action_form(action, checkin, request.POST)
-    form.is_valid()  # every field is optional here: the service checks the values
     try:
+        # Every field is optional here and the service checks the values; a form error is
+        # input no service could take (a NUL character), and leaves the field out of
+        # cleaned_data, so the service is not called with it.
+        if not form.is_valid():
+            raise ValidationError([e for errors in form.errors.values() for e in errors])
         call(checkin, **form.cleaned_data)
     except ValidationError as error:
         return _render_checkin(request, checkin, action, form, _messages_of(error), status=400)

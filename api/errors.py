@@ -5,6 +5,8 @@ failing field is known ({"detail": "...", "points": ["..."]}). The services' mes
 msgids the zh_Hans catalog translates; DRF's own messages come from DRF's catalog.
 """
 
+import logging
+
 from django.core.exceptions import NON_FIELD_ERRORS, ObjectDoesNotExist, PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, UnreadablePostError
@@ -13,9 +15,10 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from chanjgai_portal.storage import is_storage_full
-from tasks.upload_handlers import storage_full_message
+from chanjgai_portal.error_views import infrastructure_failure
 from tasks.workflow import WorkflowError
+
+log = logging.getLogger("django.request")
 
 
 class FieldValidationError(exceptions.ValidationError):
@@ -69,12 +72,19 @@ def _validation_body(detail):
 
 
 def exception_handler(exc, context):
-    """REST_FRAMEWORK["EXCEPTION_HANDLER"]: domain errors first, then DRF's own handling."""
+    """REST_FRAMEWORK["EXCEPTION_HANDLER"]: domain errors first, then DRF's own handling.
+
+    A lost database or a full disk gets the same 503/507 as everywhere else
+    (chanjgai_portal.error_views; for a full disk nothing was kept: the storage removes a
+    partial file, the staging the rest); other unexpected exceptions go on to handler500 (JSON)."""
+    failure = infrastructure_failure(exc)
+    if failure is not None:
+        status_code, message, headers = failure
+        request = context.get("request")
+        log.error("%s on %s", type(exc).__name__, getattr(request, "path", "?"), exc_info=exc)
+        return Response({"detail": str(message)}, status=status_code, headers=headers)
     if isinstance(exc, WorkflowError):
         return Response({"detail": str(exc.message)}, status=status.HTTP_409_CONFLICT)
-    if is_storage_full(exc):
-        # Nothing was kept: the storage removes a partial file, the staging the rest.
-        return Response({"detail": storage_full_message()}, status=status.HTTP_507_INSUFFICIENT_STORAGE)
     if isinstance(exc, DjangoValidationError):
         body = {}
         if hasattr(exc, "error_dict"):

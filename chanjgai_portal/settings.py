@@ -68,6 +68,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads a body: the API's body limits (413 without reading it).
+    "api.middleware.ApiBodyLimitMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -165,6 +167,9 @@ MEDIA_URL = None
 
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# The largest body an API request without credentials may send (the token endpoint's is a
+# username and a password): refused with 413 before it is read (api/middleware.py).
+API_ANONYMOUS_MAX_BODY_SIZE = int(os.environ.get("API_ANONYMOUS_MAX_BODY_SIZE", 64 * 1024))
 EVIDENCE_MAX_FILE_SIZE = int(os.environ.get("EVIDENCE_MAX_FILE_SIZE", 20 * 1024 * 1024))
 EVIDENCE_MAX_FILES = int(os.environ.get("EVIDENCE_MAX_FILES", 10))
 # The evidence limits are enforced while the body streams in (tasks/upload_handlers.py), so an
@@ -324,6 +329,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # JSON with a depth limit and no lone surrogates or NaN (api/parsers.py), forms, uploads.
+    "DEFAULT_PARSER_CLASSES": [
+        "api.parsers.PortalJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     # drf-spectacular's AutoSchema plus the error responses every operation can give.

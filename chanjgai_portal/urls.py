@@ -31,3 +31,9 @@ urlpatterns = [
     path("spreadsheets/", include("enterprises.spreadsheet_urls")),
     path("api/", include("api.urls")),
 ]
+
+# JSON under /api/, the site's pages elsewhere; a lost database is a 503 (error_views.py).
+handler400 = "chanjgai_portal.error_views.bad_request"
+handler403 = "chanjgai_portal.error_views.permission_denied"
+handler404 = "chanjgai_portal.error_views.page_not_found"
+handler500 = "chanjgai_portal.error_views.server_error"

@@ -1,0 +1,108 @@
+"""The error handlers (handler400/403/404/500): JSON with a Chinese `detail` under /api/,
+the site's pages elsewhere; and the one mapping of infrastructure failures to statuses.
+
+A lost database (a PostgreSQL restart: OperationalError/InterfaceError) is temporary: 503
+with Retry-After, so that clients and proxies retry instead of reporting a bug. A full disk
+(chanjgai_portal.storage.is_storage_full) is 507 with the upload's message. Anything else uncaught stays a 500. The 500 handler reads the
+exception from sys.exc_info(): Django calls it inside the `except` that caught it, for
+exceptions raised in views and in middleware alike. DRF views reach the same mapping
+through api.errors.exception_handler.
+
+The 503 page renders without a request context (no user, no context processors: the
+database is what is missing), as Django's own 500 handler does.
+"""
+
+import sys
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse, JsonResponse
+from django.template import loader
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext as _
+from django.shortcuts import render
+from django.views import defaults
+
+from tasks.upload_handlers import storage_full_message
+
+from .storage import is_storage_full
+
+API_PREFIX = "/api/"
+RETRY_AFTER_SECONDS = 30
+
+
+def is_api(request):
+    return request.path_info.startswith(API_PREFIX)
+
+
+def json_error(message, status, headers=None):
+    """The API's error body: {"detail": "…"} with `status` (and extra headers)."""
+    response = JsonResponse({"detail": str(message)}, status=status, json_dumps_params={"ensure_ascii": False})
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def infrastructure_failure(exception):
+    """(status, Chinese message, headers) for a failure of the infrastructure, else None."""
+    if isinstance(exception, (OperationalError, InterfaceError)):
+        message = _("The database is briefly unavailable. Nothing was saved; please try again in a moment.")
+        return 503, message, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if is_storage_full(exception):
+        return 507, storage_full_message(), {}
+    return None
+
+
+def infrastructure_response(request, exception):
+    """The response for an infrastructure failure (JSON under /api/, a page elsewhere), or None."""
+    failure = infrastructure_failure(exception)
+    if failure is None:
+        return None
+    status, message, headers = failure
+    if is_api(request):
+        return json_error(message, status, headers)
+    if status == 507:  # the database is up: the page with the site's frame
+        return render(request, "507.html", {"message": message}, status=status)
+    page = loader.get_template("503.html").render({"status": status, "message": message})
+    response = HttpResponse(page, status=status)
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
+def body_too_large_message(limit):
+    return _("The request body is too large (at most %(size)s). Nothing was processed.") % {
+        "size": filesizeformat(limit)
+    }
+
+
+def bad_request(request, exception, template_name="400.html"):
+    if is_api(request):
+        if isinstance(exception, RequestDataTooBig):
+            # Django's own limit, or the API's (api.middleware.BodyTooLarge carries it).
+            limit = getattr(exception, "limit", settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+            return json_error(body_too_large_message(limit), 413)
+        return json_error(_("The request could not be understood."), 400)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception, template_name="403.html"):
+    if is_api(request):
+        return json_error(str(exception) or _("You do not have permission to do this."), 403)
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request, exception, template_name="404.html"):
+    if is_api(request):
+        return json_error(_("Not found."), 404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request, template_name="500.html"):
+    response = infrastructure_response(request, sys.exc_info()[1])
+    if response is not None:
+        return response
+    if is_api(request):
+        return json_error(_("Something went wrong on our side. Please try again in a moment."), 500)
+    return defaults.server_error(request)

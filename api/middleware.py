@@ -9,10 +9,13 @@ reading it, and the stream is capped so that nothing reads past the limit either
 The limits:
 - requests without credentials (no Authorization header, no session cookie) and endpoints
   that take none (the token endpoint): API_ANONYMOUS_MAX_BODY_SIZE (64 KB);
-- multipart bodies of authenticated requests (evidence uploads): the evidence limits
-  (EVIDENCE_MAX_FILES × EVIDENCE_MAX_FILE_SIZE) plus DATA_UPLOAD_MAX_MEMORY_SIZE for the fields,
-  each file checked further while it streams (tasks.upload_handlers);
+- multipart bodies of authenticated requests (evidence uploads): the site's limits, not
+  ours: tasks.upload_handlers refuses a body declared or streaming over the evidence limits
+  with a message naming the file and drains the rest, so that the uploader reads the
+  answer; Django applies DATA_UPLOAD_MAX_MEMORY_SIZE to the other fields;
 - any other body of an authenticated request: DATA_UPLOAD_MAX_MEMORY_SIZE (10 MB), as on the site.
+
+A refused body is not drained: a client without credentials gets no worker's time for it.
 """
 
 from django.conf import settings
@@ -80,11 +83,12 @@ def _presents_credentials(request):
 
 
 def body_limit(request):
-    """The largest body (bytes) this API request may send."""
+    """The largest body (bytes) this API request may send, or None when the site's own
+    streaming limits apply (an authenticated multipart upload)."""
     if not _presents_credentials(request) or _takes_no_credentials(request.path_info):
         return settings.API_ANONYMOUS_MAX_BODY_SIZE
     if request.META.get("CONTENT_TYPE", "").lower().startswith("multipart/"):
-        return settings.EVIDENCE_MAX_FILES * settings.EVIDENCE_MAX_FILE_SIZE + settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return None
     return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 
 
@@ -105,6 +109,8 @@ class ApiBodyLimitMiddleware:
     def __call__(self, request):
         if request.path_info.startswith(API_PREFIX):
             limit = body_limit(request)
+            if limit is None:
+                return self.get_response(request)
             if _content_length(request) > limit:
                 return json_error(body_too_large_message(limit), 413)
             if hasattr(request, "_stream"):

@@ -19,10 +19,14 @@ ERROR_DESCRIPTIONS = {
     "403": "The user's role may not do this.",
     "404": "Not found in the user's scope (or a page past the end).",
     "409": "The check-in's state does not allow this now: someone may have acted first.",
-    "413": "A file is larger than the per-file limit, or the files together pass the per-check-in limit;"
-    " the upload was stopped while it streamed in and nothing was stored.",
+    "413": "The body is larger than the API takes (64 KB without credentials and on the token endpoint,"
+    " 10 MB otherwise) and was not read; or, for an upload, a file is larger than the per-file limit or"
+    " the files together pass the per-check-in limit: the upload was stopped while it streamed in and"
+    " nothing was stored.",
     "415": "The body is not in a media type the operation accepts (or a malformed multipart body).",
     "429": "Too many failed logins for this username from this address; retry later.",
+    "503": "The database is briefly unavailable (e.g. restarting): nothing was done; retry after"
+    " the `Retry-After` seconds.",
     "507": "The server's storage is full: nothing of the request was stored; retry later.",
 }
 
@@ -43,19 +47,19 @@ class PortalAutoSchema(AutoSchema):
     def _error_statuses(self):
         path, method = self.path, self.method
         if path.endswith("/auth/token/"):
-            return ["400", "415", "429"]
+            return ["400", "413", "415", "429", "503"]
         if path.endswith(("/auth/logout/", "/auth/logout-all/")):
-            return ["401"]
-        statuses = ["401", "403"]
+            return ["401", "413", "503"]
+        statuses = ["401", "403", "503"]
         if path.endswith("/me/"):
             return statuses
         statuses.append("404")
         if not path.endswith("/download/"):
             statuses.append("400")  # bad filters or query parameters, or a bad body
         if method == "POST":
-            statuses.extend(["409", "415"])
+            statuses.extend(["409", "413", "415"])
             if getattr(self.view, "action", None) in getattr(self.view, "upload_actions", ()):
-                statuses.extend(["413", "507"])
+                statuses.append("507")
         return statuses
 
     def _get_response_bodies(self, direction="response"):

@@ -15,7 +15,7 @@ from enterprises.admin import ReadOnlyAdminMixin, ReadOnlyInline, ScopedAdminMix
 from scoring.engine import compute_snapshot
 
 from . import services
-from .models import Assignment, CheckIn, Evidence, Indicator, Period, ReviewEvent
+from .models import Assignment, CheckIn, EnterpriseMove, Evidence, Indicator, Period, ReviewEvent
 from .resources import IndicatorResource
 
 
@@ -207,3 +207,16 @@ class ReviewEventAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
             "checkin__assignment__enterprise",
             "checkin__assignment__county",
         )
+
+
+@admin.register(EnterpriseMove)
+class EnterpriseMoveAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+    """Enterprises moved to another county (tasks.moves): an audit record, never edited here.
+    A move is made by changing the county on the enterprise's own page."""
+
+    list_display = ("at", "enterprise", "from_county", "to_county", "moved_by", "assignments_moved")
+    list_filter = (("to_county", admin.RelatedOnlyFieldListFilter),)
+    search_fields = ("enterprise__name", "enterprise__credit_code", "reason", "moved_by__username")
+    list_select_related = ("enterprise", "from_county", "to_county", "moved_by")
+    date_hierarchy = "at"
+    scope_city = "to_county__parent"

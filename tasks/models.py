@@ -395,6 +395,9 @@ class ReviewEvent(models.Model):
         RETURN = "return", _("Returned")
         SCORE = "score", _("Scored")
         REOPEN = "reopen", _("Reopened")
+        # Not a transition: the task moved with its enterprise to another county office
+        # (tasks.moves); from_state and to_state are the check-in's unchanged state.
+        MOVE = "move", _("Moved to another county")
 
     checkin = models.ForeignKey(CheckIn, verbose_name=_("check-in"), on_delete=models.PROTECT, related_name="events")
     action = models.CharField(_("action"), max_length=16, choices=Action.choices)
@@ -446,3 +449,46 @@ class StagedEvidenceFile(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class EnterpriseMoveQuerySet(ScopedQuerySet):
+    """A move is seen by whoever sees the enterprise now (its new county) and by the city."""
+
+    scope_enterprise = "enterprise"
+    scope_county = "to_county"
+
+
+class EnterpriseMove(models.Model):
+    """The audit record of an enterprise moved to another county-level unit of its city
+    (tasks.moves.move_enterprise): its tasks in open periods moved with it, those of closed
+    periods stayed with the county they were assessed in. Append-only."""
+
+    enterprise = models.ForeignKey(
+        Enterprise, verbose_name=_("enterprise"), on_delete=models.PROTECT, related_name="moves"
+    )
+    from_county = models.ForeignKey(
+        Region, verbose_name=_("from county"), on_delete=models.PROTECT, related_name="+"
+    )
+    to_county = models.ForeignKey(Region, verbose_name=_("to county"), on_delete=models.PROTECT, related_name="+")
+    moved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("moved by"), on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField(_("reason"))
+    at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+    # How many tasks of open periods moved with the enterprise.
+    assignments_moved = models.PositiveIntegerField(_("tasks moved"), default=0)
+
+    objects = EnterpriseMoveQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("enterprise move")
+        verbose_name_plural = _("enterprise moves")
+        ordering = ["-at", "-pk"]
+
+    def __str__(self):
+        return f"{self.enterprise} · {self.from_county} → {self.to_county}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise ValidationError(_("Enterprise moves cannot be changed."))
+        super().save(*args, **kwargs)

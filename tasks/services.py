@@ -103,9 +103,13 @@ def _transition(user, checkin, action, clean_input):
         raise PermissionDenied(_("Your role cannot do this."))
     comment, points = clean_input(checkin)
     with transaction.atomic():
+        # The task is locked with its check-in, and first (the order submissions and moves
+        # take too): a move to another county (tasks.moves) updates the task's county, so a
+        # reviewer of the old county who waited for the move finds the check-in gone (404)
+        # when the lock is granted, instead of acting on the scope it read before.
         checkin = (
             CheckIn.objects.visible_to(user)
-            .select_for_update(of=("self",))
+            .select_for_update(of=("assignment", "self"))
             .select_related("assignment__indicator", "assignment__period")
             .get(pk=checkin.pk)
         )

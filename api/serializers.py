@@ -16,6 +16,7 @@ from tasks.models import (
     AssignmentState,
     CheckIn,
     CheckInState,
+    EnterpriseMove,
     Evidence,
     Indicator,
     Period,
@@ -257,6 +258,26 @@ class ScoreSerializer(serializers.Serializer):
 
 class ReopenSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_blank=True, max_length=MAX_COMMENT_LENGTH, help_text="Required, not blank.")
+
+
+# --- moving an enterprise -------------------------------------------------------------------
+class EnterpriseMoveSerializer(serializers.Serializer):
+    """A move of an enterprise to another county-level unit of its city (tasks.moves decides)."""
+
+    county = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, help_text="The county-level unit of the same city to move the enterprise to."
+    )
+    reason = serializers.CharField(allow_blank=True, max_length=MAX_COMMENT_LENGTH, help_text="Required, not blank.")
+
+
+class EnterpriseMoveRecordSerializer(serializers.ModelSerializer):
+    moved_by = serializers.CharField(source="moved_by.username", help_text="The city office user who moved it.")
+    assignments_moved = serializers.IntegerField(help_text="Tasks of open periods that moved with the enterprise.")
+
+    class Meta:
+        model = EnterpriseMove
+        fields = ["id", "enterprise", "from_county", "to_county", "moved_by", "reason", "at", "assignments_moved"]
+        read_only_fields = fields
 
 
 # --- rankings -----------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from enterprises.models import Enterprise, Profile, Region
 from scoring import selectors as ranking_selectors
 from scoring.models import EnterpriseRanking
 from tasks import selectors as task_selectors
-from tasks import services
+from tasks import moves, services
 from tasks.evidence import ALLOWED_TYPES, attachment_response
 from tasks.models import Assignment, CheckIn, Evidence, Indicator, ReviewEvent
 from tasks.upload_handlers import upload_refusal
@@ -174,8 +174,36 @@ class EnterpriseViewSet(ScopedReadOnlyViewSet):
     serializer_class = serializers.EnterpriseSerializer
     filterset_class = filters.EnterpriseFilter
 
+    not_found = gettext_lazy("No such enterprise.")
+
     def get_queryset(self):
         return Enterprise.objects.visible_to(self.request.user).order_by("county__order", "name", "pk")
+
+    @extend_schema(
+        summary="City office: move the enterprise to another county-level unit of the city",
+        description=(
+            "Its tasks of open periods move with it (check-ins, evidence, progress counters and ranking rows): "
+            "from then on the new county office reviews them and the old one gets 404. Closed periods keep the "
+            "old county. Each moved check-in gets a review event `move`; the answer is the move's audit record."
+        ),
+        request=serializers.EnterpriseMoveSerializer,
+        responses={200: serializers.EnterpriseMoveRecordSerializer},
+        tags=["library"],
+    )
+    @action(detail=True, methods=["post"])
+    def move(self, request, pk=None):
+        moves.check_mover(request.user)  # 403 before anything else for any other role
+        data = serializers.EnterpriseMoveSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        enterprise = self.get_object()
+        try:
+            record = moves.move_enterprise(
+                request.user, enterprise, data.validated_data["county"], data.validated_data["reason"]
+            )
+        except DjangoValidationError as error:
+            field = "county" if getattr(error, "code", None) in moves.COUNTY_ERRORS else "reason"
+            raise FieldValidationError(field, error) from None
+        return Response(serializers.EnterpriseMoveRecordSerializer(record).data)
 
 
 @extend_schema_view(list=extend_schema(tags=["library"]), retrieve=extend_schema(tags=["library"]))

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone, translation
@@ -38,6 +38,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from scoring.jobs import mark_enterprises_changed
+from tasks import moves
 from tasks.models import Indicator
 from tasks.resources import IndicatorResource
 
@@ -600,7 +601,22 @@ class EnterpriseImport(SheetImport):
                 self.accounts.setdefault(enterprise_id, set()).add(username)
         return existing
 
+    def _moves_county(self, result, existing):
+        enterprise = existing.get(result.key)
+        county = result.values.get("county")
+        return enterprise is not None and county is not None and enterprise.county_id != county.pk
+
     def check(self, results, existing):
+        county_column = next(c for c in self.columns if c.key == "county").header
+        for result in results:
+            if result.errors or not self._moves_county(result, existing):
+                continue
+            # A new county moves the enterprise with its open tasks: the move's own rules.
+            try:
+                moves.check_move(self.user, existing[result.key], result.values["county"])
+            except (PermissionDenied, ValidationError, ObjectDoesNotExist) as error:
+                message = " ".join(getattr(error, "messages", None) or [str(error)])
+                result.errors.append(RowError(result.row, county_column, "move_refused", message))
         first = {}
         for result in results:
             account = result.values.get("liaison_account")
@@ -651,6 +667,8 @@ class EnterpriseImport(SheetImport):
                 existing[result.key] = enterprise
             elif result.action == "update":
                 enterprise = existing[result.key]
+                if self._moves_county(result, existing):
+                    moves.move_enterprise(self.user, enterprise, values["county"], str(moves.IMPORT_REASON))
                 if enterprise.is_active != values["is_active"]:
                     left_or_rejoined.append(enterprise.pk)
                 for name in self.MODEL_FIELDS:

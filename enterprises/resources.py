@@ -11,7 +11,10 @@ from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources, widgets
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db.models import OuterRef, Subquery
+
+from tasks import moves
 
 from .credit_code import is_valid as is_valid_credit_code
 from .models import Enterprise, Profile, Region
@@ -188,6 +191,7 @@ class EnterpriseResource(SpreadsheetSafeMixin, resources.ModelResource):
         """Remember the importer's city and refuse a sheet naming one credit code twice."""
         super().before_import(dataset, **kwargs)
         user = kwargs.get("user")
+        self._import_user = user  # a county change moves the enterprise in this user's name
         profile = Profile.for_user(user)
         # Staff import into their own city; superusers and code calling import_data() without
         # a user (management commands, tests) into any.
@@ -220,9 +224,24 @@ class EnterpriseResource(SpreadsheetSafeMixin, resources.ModelResource):
             errors.setdefault("county", []).append(
                 gettext("“%(value)s” is not a county-level unit of your city.") % {"value": instance.county.name}
             )
+        if "county" not in errors and instance.county_id and moves.enterprise_county_changed(instance.pk, instance.county_id):
+            # Another county moves the enterprise with its open tasks (save_instance): the
+            # move's rules decide, so only the city office of the enterprise's city may.
+            try:
+                moves.check_move(getattr(self, "_import_user", None), instance, instance.county_id)
+            except (PermissionDenied, ValidationError, ObjectDoesNotExist) as error:
+                errors.setdefault("county", []).extend(getattr(error, "messages", None) or [str(error)])
         for name in ("name", "liaison_name"):
             if force_str(getattr(instance, name) or "").startswith(FORMULA_PREFIXES):
                 errors.setdefault(name, []).append(
                     gettext("A cell may not start with =, +, - or @ (it could run as a formula).")
                 )
         super().validate_instance(instance, errors, validate_unique)
+
+    def save_instance(self, instance, is_create, row, **kwargs):
+        """A row that gives an existing enterprise another county moves it through
+        tasks.moves (validate_instance checked that it may) before the other fields are saved."""
+        moving = not is_create and moves.enterprise_county_changed(instance.pk, instance.county_id)
+        if moving and (self._is_using_transactions(kwargs) or not self._is_dry_run(kwargs)):
+            moves.move_enterprise(self._import_user, instance, instance.county_id, str(moves.IMPORT_REASON))
+        super().save_instance(instance, is_create, row, **kwargs)

@@ -48,8 +48,8 @@ from scoring import exports
 from scoring.engine import compute_snapshot
 from scoring.models import RecomputeRequest, ScoringRule
 from scoring.models_exports import ExportJob
-from tasks import services
-from tasks.models import Assignment, CheckIn, Evidence, Indicator, Period, ReviewEvent
+from tasks import moves, services
+from tasks.models import Assignment, CheckIn, EnterpriseMove, Evidence, Indicator, Period, ReviewEvent
 from tasks.services import generate_assignments
 
 from . import factories as f
@@ -211,6 +211,13 @@ def _build_world():
     x.checkin_f21 = services.score(u.city2, c, "7", "评分意见F21")
     c = _checkin(u.d1, assignment(x.d1, x.p2), "D1O")
     services.score(u.city2, c, "6", "评分意见D1O")
+    # 南京's city office moved an enterprise with a check-in pending review between its
+    # counties (tasks.moves): the move's record and events must stay in 南京.
+    x.f12 = ent(county=x.d1, name="南京迁址机电设备有限公司", size_class="small")
+    generate_assignments(x.p2)
+    u.f12 = f.liaison(x.f12, username="idor_f12")
+    _checkin(u.f12, assignment(x.f12, x.p2), "F12")
+    x.move_nj = moves.move_enterprise(u.city2, x.f12, x.d2, "调整理由F12")
 
     for period in (x.p1, x.p2):
         ScoringRule.for_period(period)
@@ -321,6 +328,8 @@ def _secrets(x):
     for event in ReviewEvent.objects.select_related("checkin__assignment__enterprise", "checkin__assignment__county"):
         a = event.checkin.assignment
         add(event.comment, scoped_roles(x, a.enterprise, a.county))
+    for move in EnterpriseMove.objects.select_related("enterprise", "to_county"):
+        add(move.reason, scoped_roles(x, move.enterprise, move.to_county))
     for ind in Indicator.objects.all():
         add(ind.title, city_roles(x, ind.city_id))
     for key, notice in x.notices.items():
@@ -401,6 +410,7 @@ def fingerprint():
         ExampleCase.objects.count(),
         tuple(ExportJob.objects.order_by("pk").values_list("pk", "status")),
         tuple(Enterprise.objects.order_by("pk").values_list("pk", "name", "county_id")),
+        EnterpriseMove.objects.count(),
         tuple(Region.objects.order_by("pk").values_list("pk", "name", "parent_id")),
         tuple(Profile.objects.order_by("pk").values_list("pk", "role", "enterprise_id", "region_id")),
         tuple(Period.objects.order_by("pk").values_list("pk", "name", "is_closed")),
@@ -686,6 +696,16 @@ SPECS = {
         items_checkins, "POST", api=True, model=CheckIn, probe_data=lambda: {"points": "5", "comment": "越权评分"},
         controls=post_control("city", lambda x: {"pk": x.checkin_e22.pk}, {"points": "11"}, {400}),
     ),
+    "api:enterprise-move": Spec(
+        items_enterprises, "POST", api=True, model=Enterprise,
+        # A county of the city: for the city office's own enterprises a valid move, so
+        # only the scope check stands between another city's enterprise and a move.
+        probe_data=lambda: {"county": Region.objects.get(code="320303").pk, "reason": "越权调整"},
+        controls=lambda x: [
+            ("city", {"pk": x.e11.pk}, {"county": "abc", "reason": "调整"}, {400}),
+            ("county", {"pk": x.e11.pk}, {"county": x.c2.pk, "reason": "调整"}, {403}),
+        ],
+    ),
     "api:checkin-reopen": Spec(
         items_checkins, "POST", api=True, model=CheckIn, probe_data=lambda: {"reason": "越权重开"},
         controls=post_control("city", lambda x: {"pk": x.checkin_e11.pk}, {"reason": " "}, {400}),
@@ -712,6 +732,7 @@ ADMIN_STAFF_SCOPE = {
     "tasks.checkin": lambda x: Q(assignment__county__parent=x.city),
     "tasks.evidence": lambda x: Q(checkin__assignment__county__parent=x.city),
     "tasks.reviewevent": lambda x: Q(checkin__assignment__county__parent=x.city),
+    "tasks.enterprisemove": lambda x: Q(to_county__parent=x.city),
     "scoring.rankingsnapshot": lambda x: Q(period__city=x.city),
     "scoring.countyranking": lambda x: Q(snapshot__period__city=x.city),
     "scoring.enterpriseranking": lambda x: Q(county__parent=x.city),

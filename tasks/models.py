@@ -451,13 +451,6 @@ class StagedEvidenceFile(models.Model):
         return self.name
 
 
-class EnterpriseMoveQuerySet(ScopedQuerySet):
-    """A move is seen by whoever sees the enterprise now (its new county) and by the city."""
-
-    scope_enterprise = "enterprise"
-    scope_county = "to_county"
-
-
 class EnterpriseMove(models.Model):
     """The audit record of an enterprise moved to another county-level unit of its city
     (tasks.moves.move_enterprise): its tasks in open periods moved with it, those of closed
@@ -477,8 +470,6 @@ class EnterpriseMove(models.Model):
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     # How many tasks of open periods moved with the enterprise.
     assignments_moved = models.PositiveIntegerField(_("tasks moved"), default=0)
-
-    objects = EnterpriseMoveQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("enterprise move")

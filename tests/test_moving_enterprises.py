@@ -17,9 +17,8 @@ from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 from openpyxl import Workbook
-from rest_framework.authtoken.models import Token
 
-from enterprises import imports
+from enterprises import imports, security
 from enterprises.models import Enterprise
 from enterprises.resources import EnterpriseResource
 from scoring.engine import compute_snapshot
@@ -59,7 +58,8 @@ def _client(user):
 
 
 def _api(user):
-    return Client(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    _token, key = security.issue_api_token(user)
+    return Client(HTTP_AUTHORIZATION=f"Token {key}")
 
 
 def _move(world, enterprise, county=None, reason="企业注册地迁址", capture=None):

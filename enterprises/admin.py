@@ -4,15 +4,17 @@ from axes import admin as axes_admin
 from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import NotRelationField, get_fields_from_path
 from django.contrib.admin.widgets import AutocompleteSelect
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.contrib.auth import get_user_model
+from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
 
 from tasks import moves
 
-from . import security
+from . import scoping, security
 from .models import Enterprise, Profile, Region
 from .resources import EnterpriseResource
 
@@ -53,7 +55,49 @@ class SafeAutocompleteMixin:
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
-class ScopedAdminMixin(SafeAutocompleteMixin):
+class ScopedChoicesMixin(SafeAutocompleteMixin):
+    """The write side of the scoping, for every ModelAdmin and inline of the portal.
+
+    Each foreign key and many-to-many of a form offers only the rows the staff user's own
+    change list of that model shows (its ScopedAdminMixin queryset: the same scope as
+    visible_to), accounts only those of its city (enterprises.scoping.accounts_of_city),
+    and nothing for a related model nobody scoped. The form field validates a posted id
+    against that queryset, so another city's id is the ordinary "select a valid choice"
+    error and nothing is saved. List filters on a relation offer only the values of the
+    rows listed, so other cities' names do not leak either. Superusers are not limited.
+    """
+
+    def scoped_choices(self, request, model):
+        """The rows of `model` the user may pick, or None for no limit (superusers)."""
+        if request.user.is_superuser:
+            return None
+        if model is get_user_model():
+            return scoping.accounts_of_city(scoping.city_of(request.user))
+        related_admin = self.admin_site._registry.get(model)
+        if isinstance(related_admin, ScopedAdminMixin):
+            return related_admin.get_queryset(request)
+        return model._default_manager.none()  # fail closed: an unscoped relation offers nothing
+
+    def get_field_queryset(self, db, db_field, request):
+        queryset = self.scoped_choices(request, db_field.related_model)
+        if queryset is None:
+            return super().get_field_queryset(db, db_field, request)
+        return queryset.using(db) if db else queryset
+
+    def get_list_filter(self, request):
+        return tuple(self._scoped_filter(entry) for entry in super().get_list_filter(request))
+
+    def _scoped_filter(self, entry):
+        if not isinstance(entry, str):
+            return entry
+        try:
+            field = get_fields_from_path(self.model, entry)[-1]
+        except (FieldDoesNotExist, NotRelationField):
+            return entry
+        return (entry, admin.RelatedOnlyFieldListFilter) if field.is_relation else entry
+
+
+class ScopedAdminMixin(ScopedChoicesMixin):
     """Superusers see every row; other staff only the rows in their profile's scope (the
     same Profile.scope_q the site uses), and nothing without a profile.
 
@@ -94,7 +138,11 @@ class ReadOnlyAdminMixin:
         return False
 
 
-class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
+class ScopedInline(ScopedChoicesMixin, admin.TabularInline):
+    extra = 0
+
+
+class ReadOnlyInline(ReadOnlyAdminMixin, ScopedInline):
     extra = 0
     max_num = 0
     can_delete = False
@@ -102,7 +150,7 @@ class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Region)
-class RegionAdmin(SafeAutocompleteMixin, admin.ModelAdmin):
+class RegionAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "code", "level", "parent", "order")
     list_filter = ("level",)
     search_fields = ("name", "code")
@@ -110,14 +158,8 @@ class RegionAdmin(SafeAutocompleteMixin, admin.ModelAdmin):
     autocomplete_fields = ("parent",)
     ordering = ("level", "order", "code")
 
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
-            return queryset
-        profile = admin_profile(request)
-        if profile is None or profile.city is None:
-            return queryset.none()
-        return queryset.filter(Q(pk=profile.city.pk) | Q(parent=profile.city))
+    def scope_filter(self, profile):
+        return Q(pk__in=scoping.regions_of_city(profile.city).values("pk"))
 
 
 class EnterpriseAdminForm(forms.ModelForm):
@@ -208,8 +250,28 @@ class EnterpriseAdmin(ScopedAdminMixin, ImportExportModelAdmin):
         super().save_model(request, obj, form, change)
 
 
+class ProfileAdminForm(forms.ModelForm):
+    """Checks the profile against the staff user's city (enterprises.scoping.check_profile)
+    on top of the role's own rules (Profile.clean)."""
+
+    request_user = None  # set by ProfileAdmin.get_form
+
+    class Meta:
+        model = Profile
+        fields = "__all__"
+
+    def _post_clean(self):
+        super()._post_clean()
+        if self.request_user is not None and not self.errors:
+            try:
+                scoping.check_profile(self.instance, by=self.request_user)
+            except ValidationError as error:
+                self._update_errors(error)
+
+
 @admin.register(Profile)
-class ProfileAdmin(SafeAutocompleteMixin, admin.ModelAdmin):
+class ProfileAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    form = ProfileAdminForm
     list_display = ("user", "role", "enterprise", "region")
     list_filter = ("role",)
     search_fields = ("user__username", "user__first_name", "user__last_name", "enterprise__name", "region__name")
@@ -217,15 +279,13 @@ class ProfileAdmin(SafeAutocompleteMixin, admin.ModelAdmin):
     autocomplete_fields = ("user", "enterprise", "region")
     actions = ["revoke_api_tokens"]
 
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
-            return queryset
-        profile = admin_profile(request)
-        if profile is None or profile.city is None:
-            return queryset.none()
-        city = profile.city
-        return queryset.filter(Q(enterprise__county__parent=city) | Q(region=city) | Q(region__parent=city))
+    def scope_filter(self, profile):
+        # A superuser's profile is not the city's to change, even when it is in the city.
+        return Q(pk__in=scoping.profiles_of_city(profile.city).values("pk")) & Q(user__is_superuser=False)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"request_user": request.user})
 
     @admin.action(description=_("Revoke the API tokens of the selected accounts"), permissions=["change"])
     def revoke_api_tokens(self, request, queryset):

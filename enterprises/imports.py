@@ -42,7 +42,7 @@ from tasks import moves
 from tasks.models import Indicator
 from tasks.resources import IndicatorResource
 
-from . import credit_code
+from . import credit_code, scoping
 from .models import Enterprise, Profile, Region
 from .resources import FORMULA_PREFIXES, EnterpriseResource
 
@@ -540,6 +540,17 @@ def _resource_label(resource_class, name):
     return resource_class.fields[name].column_name
 
 
+def _account_error(result, column, account, city):
+    """A per-row error if the existing `account` is not the city's to change
+    (enterprises.scoping.check_account: a superuser's, one without a role, another city's)."""
+    try:
+        scoping.check_account(account, city=city)
+    except ValidationError as error:
+        result.errors.append(RowError(result.row, column, error.code, force_str(error.messages[0])))
+        return True
+    return False
+
+
 class EnterpriseImport(SheetImport):
     """Enterprises keyed by their unified social credit code; the liaison account is created or linked."""
 
@@ -585,14 +596,16 @@ class EnterpriseImport(SheetImport):
         for chunk in _in_chunks(codes):
             for enterprise in Enterprise.objects.filter(credit_code__in=chunk).select_related("county"):
                 existing[enterprise.credit_code] = enterprise
+        # An enterprise of another city is never updated (nor moved into this one): check() refuses it.
+        self.foreign = {code for code, e in existing.items() if e.county.parent_id != self.city.pk}
+        ids = [e.pk for code, e in existing.items() if code not in self.foreign]
         accounts = [r.values.get("liaison_account") for r in results if r.values.get("liaison_account")]
         self.users = {}
         for chunk in _in_chunks(accounts):
-            for user in User.objects.filter(username__in=chunk).select_related("profile"):
+            for user in User.objects.filter(username__in=chunk).select_related(*scoping.ACCOUNT_RELATIONS):
                 self.users[user.username] = user
         # The current liaison account of each existing enterprise (for "unchanged").
         self.accounts = {}
-        ids = [e.pk for e in existing.values()]
         for chunk in _in_chunks(ids):
             rows = Profile.objects.filter(enterprise_id__in=chunk, role=Profile.Role.ENTERPRISE_LIAISON).values_list(
                 "enterprise_id", "user__username"
@@ -607,6 +620,14 @@ class EnterpriseImport(SheetImport):
         return enterprise is not None and county is not None and enterprise.county_id != county.pk
 
     def check(self, results, existing):
+        code_column = self.key_column().header
+        for result in results:
+            if result.key in self.foreign:
+                result.errors.append(
+                    RowError(result.row, code_column, "outside_city",
+                             gettext("The enterprise with credit code “%(value)s” belongs to another city.")
+                             % {"value": result.key})
+                )
         county_column = next(c for c in self.columns if c.key == "county").header
         for result in results:
             if result.errors or not self._moves_county(result, existing):
@@ -633,6 +654,8 @@ class EnterpriseImport(SheetImport):
             first[account] = result.row
             user = self.users.get(account)
             if user is None:
+                continue
+            if _account_error(result, column, user, self.city):
                 continue
             profile = getattr(user, "profile", None) if hasattr(user, "profile") else None
             target = existing.get(result.key)
@@ -778,7 +801,7 @@ class CountyOfficeImport(SheetImport):
         names = [r.key for r in results if r.key]
         users = {}
         for chunk in _in_chunks(names):
-            for user in User.objects.filter(username__in=chunk).select_related("profile"):
+            for user in User.objects.filter(username__in=chunk).select_related(*scoping.ACCOUNT_RELATIONS):
                 users[user.username] = user
         return users
 
@@ -786,7 +809,11 @@ class CountyOfficeImport(SheetImport):
         column = self.columns[0].header
         for result in results:
             user = existing.get(result.key)
-            profile = getattr(user, "profile", None) if user is not None and hasattr(user, "profile") else None
+            if user is None:
+                continue
+            if _account_error(result, column, user, self.city):
+                continue
+            profile = getattr(user, "profile", None) if hasattr(user, "profile") else None
             if profile is not None and not (
                 profile.role == Profile.Role.COUNTY_OFFICE and profile.region.parent_id == self.city.pk
             ):

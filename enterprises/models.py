@@ -1,6 +1,7 @@
 """Regions, enterprises and the people who act for them."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -172,6 +173,23 @@ class Profile(models.Model):
 
     def __str__(self):
         return f"{self.user.get_username()} ({self.get_role_display()})"
+
+    # The region level each role's scope must have (observers read a county or a whole city).
+    REGION_LEVELS = {
+        Role.COUNTY_OFFICE: {Region.Level.COUNTY},
+        Role.CITY_OFFICE: {Region.Level.CITY},
+        Role.OBSERVER: {Region.Level.COUNTY, Region.Level.CITY},
+    }
+
+    def clean(self):
+        """The role and its scope agree: a county office is bound to a county-level unit, a
+        city office to a city (the check constraint only knows which of the two is set)."""
+        super().clean()
+        levels = self.REGION_LEVELS.get(self.role)
+        if self.region_id is not None and levels is not None and self.region.level not in levels:
+            raise ValidationError(
+                {"region": ValidationError(_("This region's level does not fit the role."), code="region_level")}
+            )
 
     @classmethod
     def for_user(cls, user):

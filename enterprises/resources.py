@@ -211,15 +211,26 @@ class EnterpriseResource(SpreadsheetSafeMixin, resources.ModelResource):
                     )
                 seen.add(code)
 
+    def after_init_instance(self, instance, new, row, **kwargs):
+        """Remember the city an existing enterprise is in before the row overwrites its county."""
+        super().after_init_instance(instance, new, row, **kwargs)
+        instance._import_original_city_id = None if new else instance.county.parent_id
+
     def validate_instance(self, instance, import_validation_errors=None, validate_unique=True):
         """The domain rules of enterprises.imports, as field errors: a GB 32100-2015 check
-        digit, a county of the importer's city, no formula-like name."""
+        digit, an enterprise and a county of the importer's city, no formula-like name."""
         errors = dict(import_validation_errors or {})
         if not is_valid_credit_code(instance.credit_code):
             errors.setdefault("credit_code", []).append(
                 gettext("“%(value)s” is not a valid unified social credit code.") % {"value": instance.credit_code}
             )
         city_id = getattr(self, "_import_city_id", None)
+        original_city_id = getattr(instance, "_import_original_city_id", None)
+        if city_id is not None and original_city_id is not None and original_city_id != city_id:
+            errors.setdefault("credit_code", []).append(
+                gettext("The enterprise with credit code “%(value)s” belongs to another city.")
+                % {"value": instance.credit_code}
+            )
         if instance.county_id and city_id is not None and instance.county.parent_id != city_id:
             errors.setdefault("county", []).append(
                 gettext("“%(value)s” is not a county-level unit of your city.") % {"value": instance.county.name}

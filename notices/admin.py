@@ -1,12 +1,12 @@
 from django.contrib import admin
 
-from enterprises.admin import ScopedAdminMixin
+from enterprises.admin import ScopedAdminMixin, ScopedChoicesMixin, ScopedInline
 
 from .models import ExampleCase, Need, NeedMessage, Notice, NoticeAttachment, Notification
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ScopedChoicesMixin, admin.ModelAdmin):
     """Notifications are personal: staff other than superusers see only their own."""
 
     list_display = ["recipient", "kind", "text", "created_at", "read_at"]
@@ -20,9 +20,8 @@ class NotificationAdmin(admin.ModelAdmin):
         return queryset if request.user.is_superuser else queryset.filter(recipient=request.user)
 
 
-class NoticeAttachmentInline(admin.TabularInline):
+class NoticeAttachmentInline(ScopedInline):
     model = NoticeAttachment
-    extra = 0
     fields = ["original_name", "size", "content_type"]
     readonly_fields = fields
 
@@ -38,9 +37,8 @@ class NoticeAdmin(ScopedAdminMixin, admin.ModelAdmin):
     inlines = [NoticeAttachmentInline]
 
 
-class NeedMessageInline(admin.TabularInline):
+class NeedMessageInline(ScopedInline):
     model = NeedMessage
-    extra = 0
     fields = ["at", "action", "author", "from_state", "to_state", "text"]
     readonly_fields = fields
 

@@ -118,6 +118,42 @@ def world(db):
 
 
 @pytest.fixture
+def other_city(world):
+    """A second city beside the world's, for "city A against city B" matrices.
+
+    宿迁市 (321300) under the world's 江苏省, with one county 宿城区 (321302), one enterprise,
+    its own open period 2026年度, an enterprise indicator and a county-office indicator (both
+    coded like the world's, as every city numbers its own library), their assignments, and
+    users sq_ent01 (liaison), sq_county01 (county office), sq_city (city office, staff like
+    the world's `city` in the demo) and sq_observer (observer of the county).
+    """
+    from tasks.services import generate_assignments
+
+    city = f.RegionFactory.city(parent=world.province, name="宿迁市", code="321300")
+    county = f.RegionFactory.county(parent=city, name="宿城区", code="321302", order=1)
+    enterprise = f.EnterpriseFactory(county=county, name="宿迁洋河酿酒配套有限公司", size_class="large")
+    period = f.PeriodFactory(city=city, name="2026年度")
+    ind = f.IndicatorFactory(city=city, code="B01", title="宿迁市职工技能比武专项指标", max_points=10)
+    office_ind = f.IndicatorFactory.for_county_office(city=city, code="X01", title="宿迁市县区产改督查专项指标")
+    generate_assignments(period)
+    city_user = f.city_office(city, username="sq_city", is_staff=True)
+    return SimpleNamespace(
+        city=city,
+        county=county,
+        enterprise=enterprise,
+        period=period,
+        ind=ind,
+        office_ind=office_ind,
+        assignment=period.assignments.get(enterprise=enterprise),
+        office_assignment=period.assignments.get(county=county, enterprise__isnull=True),
+        liaison=f.liaison(enterprise, username="sq_ent01"),
+        county_user=f.county_office(county, username="sq_county01"),
+        city_user=city_user,
+        observer=f.observer(county, username="sq_observer"),
+    )
+
+
+@pytest.fixture
 def assignment_of(world):
     """assignment_of(enterprise_or_county, indicator=None): the world's assignment for it."""
     from enterprises.models import Enterprise

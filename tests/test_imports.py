@@ -415,3 +415,100 @@ def test_admin_resource_import_refuses_a_code_twice_in_the_sheet(world):
     result = EnterpriseResource().import_data(data, dry_run=True, user=world.city_user)
     assert result.has_errors()
     assert "appears twice in the sheet" in str(result.base_errors[0].error)
+
+
+# -- imports touch only the importer's city and its accounts (issue 13, point 4) ----------
+
+COUNTY_OFFICE_HEADERS = ["Account", "County-level unit", "Contact name", "Email"]
+
+
+def accounts_state():
+    return sorted(User.objects.values_list("username", "email", "first_name", "is_staff", "is_superuser")), sorted(
+        Profile.objects.values_list("user__username", "role", "enterprise_id", "region_id")
+    )
+
+
+@pytest.mark.parametrize(
+    "account,error_code",
+    [
+        ("admin", "account_protected"),  # a superuser without a profile: the reported attack
+        ("sq_county01", "outside_city"),  # another city's county office
+        ("sq_city", "outside_city"),  # another city's staff
+        ("sq_ent01", "outside_city"),
+        ("loose", "account_taken"),  # an account without any role
+        ("county_su", "account_protected"),  # a superuser that is also a county office of this city
+    ],
+)
+def test_county_office_import_never_touches_accounts_outside_the_city(world, other_city, tmp_path, account, error_code):
+    f.UserFactory(username="loose")
+    su = f.county_office(world.counties[0], username="county_su")
+    su.is_superuser = su.is_staff = True
+    su.save()
+    before = accounts_state()
+    rows = [["county98", "云龙区", "李娜", "ln@example.com"], [account, "鼓楼区", "黑客", "evil@example.com"]]
+    preview = preview_of(world.city_user, tmp_path, xlsx(rows, COUNTY_OFFICE_HEADERS), kind="county_offices")
+    [error] = preview.errors
+    assert (error.row, error.column, error.code) == (3, "Account", error_code)
+    assert account in error.message
+    with pytest.raises(imports.ImportRefused):
+        imports.apply_import(world.city_user, "county_offices", stored(tmp_path, xlsx(rows, COUNTY_OFFICE_HEADERS), "x.xlsx"))
+    assert accounts_state() == before
+    assert User.objects.get(username="admin").email == "admin@example.com"
+
+
+def test_county_office_import_still_updates_the_citys_own_county_offices(world, other_city, tmp_path):
+    rows = [[world.county_users[0].username, "云龙区", "王磊", "wl@example.com"]]
+    result = imports.apply_import(world.city_user, "county_offices", stored(tmp_path, xlsx(rows, COUNTY_OFFICE_HEADERS)))
+    assert result.updated == 1
+    profile = Profile.objects.select_related("user").get(user=world.county_users[0])
+    assert (profile.region, profile.user.email) == (world.counties[1], "wl@example.com")
+
+
+@pytest.mark.parametrize(
+    "account,error_code",
+    [("admin", "account_protected"), ("sq_ent01", "outside_city"), ("sq_city", "outside_city"), ("loose", "account_taken")],
+)
+def test_enterprise_import_never_binds_an_account_outside_the_city(world, other_city, tmp_path, account, error_code):
+    f.UserFactory(username="loose")
+    before = state()
+    preview = preview_of(world.city_user, tmp_path, xlsx([row(1), row(2, **{"Liaison account": account})]))
+    [error] = preview.errors
+    assert (error.row, error.column, error.code) == (3, "Liaison account", error_code)
+    with pytest.raises(imports.ImportRefused):
+        imports.apply_import(world.city_user, "enterprises", stored(tmp_path, xlsx([row(2, **{"Liaison account": account})]), "x.xlsx"))
+    assert state() == before
+
+
+def test_enterprise_import_refuses_an_enterprise_of_another_city(world, other_city, tmp_path):
+    """Keyed by the credit code, the row would move 宿迁's enterprise into 徐州's 鼓楼区."""
+    before = state()
+    foreign = row(1, **{"Unified social credit code": other_city.enterprise.credit_code, "Liaison account": ""})
+    preview = preview_of(world.city_user, tmp_path, xlsx([foreign]))
+    [error] = preview.errors
+    assert (error.row, error.column, error.code) == (2, "Unified social credit code", "outside_city")
+    with pytest.raises(imports.ImportRefused):
+        imports.apply_import(world.city_user, "enterprises", stored(tmp_path, xlsx([foreign]), "x.xlsx"))
+    assert state() == before
+    other_city.enterprise.refresh_from_db()
+    assert other_city.enterprise.county == other_city.county
+
+
+def test_other_citys_office_cannot_import_into_this_city(world, other_city, tmp_path):
+    """宿迁's office naming 徐州's county or enterprise gets per-row errors, nothing written."""
+    before = state()
+    rows = [row(1, **{"County-level unit": "鼓楼区"}),
+            row(2, **{"Unified social credit code": world.enterprises[0].credit_code, "County-level unit": "宿城区"})]
+    preview = preview_of(other_city.city_user, tmp_path, xlsx(rows))
+    assert [(e.row, e.code) for e in preview.errors] == [(2, "unknown_county"), (3, "outside_city")]
+    assert state() == before
+
+
+def test_account_checks_do_not_cost_a_query_per_row(world, tmp_path, django_assert_max_num_queries):
+    names = [f"bulk{n:04d}" for n in range(30)]
+    for name in names[:15]:
+        f.liaison(world.enterprises[0], username=name)
+    rows = [[name, "鼓楼区", "", ""] for name in names]
+    path = stored(tmp_path, xlsx(rows, COUNTY_OFFICE_HEADERS))
+    with django_assert_max_num_queries(12):
+        preview = imports.preview_import(world.city_user, "county_offices", path)
+    assert len(preview.errors) == 15

@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from .models import Profile, Region
+from .security import users_in_city
 
 
 def city_of(user):
@@ -38,12 +39,9 @@ def profiles_of_city(city):
 def accounts_of_city(city):
     """The accounts a city's office may manage: those with a profile in the city, never a
     superuser. An account without a profile belongs to no city and stays the superuser's."""
-    User = get_user_model()
     if city is None:
-        return User.objects.none()
-    return User.objects.filter(
-        is_superuser=False, pk__in=profiles_of_city(city).values("user_id")
-    )
+        return get_user_model().objects.none()
+    return users_in_city(city).filter(is_superuser=False)
 
 
 # select_related() of a User queryset that lets check_account() run without a query per account.

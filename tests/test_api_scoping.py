@@ -13,8 +13,10 @@ from tasks.models import Assignment, CheckIn, CheckInState, Evidence
 from . import factories as f
 from .test_api import api_client
 
-# Who, and which of the four scoped objects each may see: e11 and e21 are enterprises of
-# county 1 and county 2; office1 and office2 are the two county offices' own tasks.
+# Who, and which of the scoped objects each may see: e11 and e21 are enterprises of
+# county 1 and county 2; office1 and office2 are the two county offices' own tasks; x1 and
+# officeX the enterprise and the county office of another city (宿迁市, conftest
+# `other_city`), whose every role is tried against 徐州's objects and the other way round.
 USERS = {
     "liaison_e11": {"e11"},
     "liaison_e21": {"e21"},
@@ -22,8 +24,12 @@ USERS = {
     "county2_office": {"e21", "office2"},
     "city_office": {"e11", "e21", "office1", "office2"},
     "observer_county1": {"e11", "office1"},
+    "sq_liaison": {"x1"},
+    "sq_county": {"x1", "officeX"},
+    "sq_city": {"x1", "officeX"},
+    "sq_observer": {"x1", "officeX"},
 }
-OBJECTS = ["e11", "e21", "office1", "office2"]
+OBJECTS = ["e11", "e21", "office1", "office2", "x1", "officeX"]
 ROLE_OF = {
     "liaison_e11": "enterprise_liaison",
     "liaison_e21": "enterprise_liaison",
@@ -31,7 +37,37 @@ ROLE_OF = {
     "county2_office": "county_office",
     "city_office": "city_office",
     "observer_county1": "observer",
+    "sq_liaison": "enterprise_liaison",
+    "sq_county": "county_office",
+    "sq_city": "city_office",
+    "sq_observer": "observer",
 }
+
+
+def users_of(world, other_city):
+    return {
+        "liaison_e11": world.liaisons[0],
+        "liaison_e21": world.liaisons[2],
+        "county1_office": world.county_users[0],
+        "county2_office": world.county_users[1],
+        "city_office": world.city_user,
+        "observer_county1": world.observer,
+        "sq_liaison": other_city.liaison,
+        "sq_county": other_city.county_user,
+        "sq_city": other_city.city_user,
+        "sq_observer": other_city.observer,
+    }
+
+
+def assignments_of(world, other_city, assignment_of):
+    return {
+        "e11": assignment_of(world.enterprises[0]),
+        "e21": assignment_of(world.enterprises[2]),
+        "office1": assignment_of(world.counties[0]),
+        "office2": assignment_of(world.counties[1]),
+        "x1": other_city.assignment,
+        "officeX": other_city.office_assignment,
+    }
 # The body each action needs to be valid, so only role, scope and state decide the outcome.
 ACTIONS = {
     "approve": ("approve", {}),
@@ -47,35 +83,25 @@ def _fresh_cache():
 
 
 @pytest.fixture
-def scene(world, assignment_of):
+def scene(world, other_city, assignment_of):
     """One submitted check-in per scoped object (enterprises wait for the county, the
     offices' own for the city), and the users by name."""
     from tasks import services
 
-    assignments = {
-        "e11": assignment_of(world.enterprises[0]),
-        "e21": assignment_of(world.enterprises[2]),
-        "office1": assignment_of(world.counties[0]),
-        "office2": assignment_of(world.counties[1]),
-    }
+    assignments = assignments_of(world, other_city, assignment_of)
     submitters = {
         "e11": world.liaisons[0],
         "e21": world.liaisons[2],
         "office1": world.county_users[0],
         "office2": world.county_users[1],
+        "x1": other_city.liaison,
+        "officeX": other_city.county_user,
     }
     checkins = {
         key: services.submit_checkin(submitters[key], assignment, "说明", [f.pdf_upload()])
         for key, assignment in assignments.items()
     }
-    users = {
-        "liaison_e11": world.liaisons[0],
-        "liaison_e21": world.liaisons[2],
-        "county1_office": world.county_users[0],
-        "county2_office": world.county_users[1],
-        "city_office": world.city_user,
-        "observer_county1": world.observer,
-    }
+    users = users_of(world, other_city)
     return SimpleNamespace(
         assignments=assignments,
         checkins=checkins,
@@ -165,23 +191,12 @@ def test_submit(scene, who, target):
 
 
 @pytest.mark.parametrize("who", USERS)
-def test_first_submission_only_by_the_assignee(world, assignment_of, who):
+def test_first_submission_only_by_the_assignee(world, other_city, assignment_of, who):
     """On tasks nobody has submitted yet, exactly the assignee of each gets 201."""
-    users = {
-        "liaison_e11": world.liaisons[0],
-        "liaison_e21": world.liaisons[2],
-        "county1_office": world.county_users[0],
-        "county2_office": world.county_users[1],
-        "city_office": world.city_user,
-        "observer_county1": world.observer,
-    }
-    own = {"liaison_e11": "e11", "liaison_e21": "e21", "county1_office": "office1", "county2_office": "office2"}
-    assignments = {
-        "e11": assignment_of(world.enterprises[0]),
-        "e21": assignment_of(world.enterprises[2]),
-        "office1": assignment_of(world.counties[0]),
-        "office2": assignment_of(world.counties[1]),
-    }
+    users = users_of(world, other_city)
+    own = {"liaison_e11": "e11", "liaison_e21": "e21", "county1_office": "office1", "county2_office": "office2",
+           "sq_liaison": "x1", "sq_county": "officeX"}
+    assignments = assignments_of(world, other_city, assignment_of)
     client = api_client(users[who])
     for key, assignment in assignments.items():
         response = client.post(
@@ -194,23 +209,18 @@ def test_first_submission_only_by_the_assignee(world, assignment_of, who):
 
 
 @pytest.mark.parametrize("who", USERS)
-def test_library_lists_are_the_users_city(world, who):
-    users = {
-        "liaison_e11": world.liaisons[0],
-        "liaison_e21": world.liaisons[2],
-        "county1_office": world.county_users[0],
-        "county2_office": world.county_users[1],
-        "city_office": world.city_user,
-        "observer_county1": world.observer,
-    }
-    # another city's library and periods never show
-    other_city = f.RegionFactory.city(parent=world.province, name="连云港市", code="320700")
-    f.PeriodFactory(city=other_city, name="2026年度")
-    f.IndicatorFactory(city=other_city, code="Z99")
-    client = api_client(users[who])
-    assert [p["id"] for p in client.get("/api/periods/").json()["results"]] == [world.period.pk]
-    assert {i["code"] for i in client.get("/api/indicators/").json()["results"]} == {"B01", "X01"}
-    assert "连云港市" not in {r["name"] for r in client.get("/api/regions/").json()["results"]}
+def test_library_lists_are_the_users_city(world, other_city, who):
+    """Each city's periods, library, regions and enterprises; never the other city's, nor a
+    third city's (连云港市) that has no users at all."""
+    third_city = f.RegionFactory.city(parent=world.province, name="连云港市", code="320700")
+    f.PeriodFactory(city=third_city, name="2026年度")
+    f.IndicatorFactory(city=third_city, code="Z99")
+    own, other = (other_city, world) if who.startswith("sq_") else (world, other_city)
+    client = api_client(users_of(world, other_city)[who])
+    assert [p["id"] for p in client.get("/api/periods/").json()["results"]] == [own.period.pk]
+    assert {i["id"] for i in client.get("/api/indicators/").json()["results"]} == {own.ind.pk, own.office_ind.pk}
+    regions = {r["name"] for r in client.get("/api/regions/").json()["results"]}
+    assert not regions & {"连云港市", other.city.name, *(c.name for c in _counties(other))}
     enterprise_ids = {e["id"] for e in client.get("/api/enterprises/").json()["results"]}
     expected = {
         "liaison_e11": {0},
@@ -219,8 +229,15 @@ def test_library_lists_are_the_users_city(world, who):
         "county2_office": {2, 3},
         "city_office": {0, 1, 2, 3},
         "observer_county1": {0, 1},
-    }[who]
-    assert enterprise_ids == {world.enterprises[i].pk for i in expected}
+    }
+    if who.startswith("sq_"):
+        assert enterprise_ids == {other_city.enterprise.pk}
+    else:
+        assert enterprise_ids == {world.enterprises[i].pk for i in expected[who]}
+
+
+def _counties(city_world):
+    return getattr(city_world, "counties", None) or [city_world.county]
 
 
 def test_a_user_without_a_role_sees_nothing(world):

@@ -238,3 +238,40 @@ def test_matrix_query_count_does_not_grow_with_rows(client, ranked_world, django
     client.force_login(ranked_world.city_user)
     with django_assert_max_num_queries(9):
         assert client.get(reverse("scoring:export_matrix")).status_code == 200
+
+
+# --- A second city (宿迁市, conftest `other_city`): every exporting role of one city against
+# the other's periods and counties, and no row of the other city in any sheet. -------------
+
+MATRIX_URL = reverse("scoring:export_matrix")
+
+
+@pytest.fixture
+def two_ranked_cities(ranked_world, other_city, assignment_of):
+    award(other_city.assignment, 9)
+    compute_snapshot(other_city.period, trigger="test")
+    return ranked_world, other_city
+
+
+def _exporters(w, o):
+    """(user, own period, own counties, the other city's period and counties, the other city's names)."""
+    own_names = [e.name for e in w.enterprises]
+    return {
+        "city": (w.city_user, w.period, w.counties, o.period, [o.county], [o.enterprise.name, o.county.name]),
+        "county": (w.county_users[0], w.period, w.counties[:1], o.period, [o.county], [o.enterprise.name]),
+        "sq_city": (o.city_user, o.period, [o.county], w.period, w.counties, [*own_names, *(c.name for c in w.counties)]),
+        "sq_county": (o.county_user, o.period, [o.county], w.period, w.counties, own_names),
+    }
+
+
+@pytest.mark.parametrize("who", ["city", "county", "sq_city", "sq_county"])
+@pytest.mark.parametrize("url", [COUNTIES_URL, ENTERPRISES_URL, MATRIX_URL])
+def test_exports_never_cross_into_another_city(client, two_ranked_cities, who, url):
+    user, own_period, own_counties, other_period, other_counties, other_names = _exporters(*two_ranked_cities)[who]
+    client.force_login(user)
+    for query in ({"period": other_period.pk}, *({"county": c.pk} for c in other_counties)):
+        assert client.get(url, query).status_code == 404, query
+    response = client.get(url, {"period": own_period.pk})
+    sheet = load_workbook(BytesIO(b"".join(response.streaming_content))).active
+    cells = {str(cell.value) for row in sheet.iter_rows() for cell in row if cell.value is not None}
+    assert not cells & set(other_names)

@@ -559,3 +559,56 @@ def test_http_rankings_filter_outside_scope_is_404(client, scoped, who, query):
         value = Assignment.objects.get(pk=scoped.assignments["x1"].pk).period_id
     response = _login(client, scoped, who).get(reverse("scoring:rankings"), {name: value})
     assert response.status_code == 404
+
+
+# --- (iv) two cities: every role of each city against the other city's objects ------------
+#
+# Lean on purpose (the matrices above already take every role through every state): the
+# conftest `other_city` (宿迁市) with its own liaison, county office, city office (staff) and
+# observer, one pending check-in on each side; each role of one city tries the other city's
+# task, check-in, file and review actions on the site and gets 404, with nothing changed.
+
+CITY_USERS = {
+    "liaison": lambda w, o: (w.liaisons[0], o.liaison),
+    "county": lambda w, o: (w.county_users[0], o.county_user),
+    "city": lambda w, o: (w.city_user, o.city_user),
+    "observer": lambda w, o: (w.observer, o.observer),
+}
+
+
+@pytest.fixture
+def two_cities(world, other_city, assignment_of):
+    own = services.submit_checkin(world.liaisons[0], assignment_of(world.enterprises[0]), "徐州说明", [pdf()])
+    foreign = services.submit_checkin(other_city.liaison, other_city.assignment, "宿迁说明", [pdf()])
+    office = services.submit_checkin(other_city.county_user, other_city.office_assignment, "宿迁县区说明", [pdf()])
+    return world, other_city, {"xz": [own], "sq": [foreign, office]}
+
+
+@http
+@pytest.mark.parametrize("side", ["xz", "sq"])
+@pytest.mark.parametrize("role", list(CITY_USERS))
+def test_http_no_role_of_one_city_reaches_the_other_city(client, two_cities, role, side):
+    world, other_city, checkins = two_cities
+    xz_user, sq_user = CITY_USERS[role](world, other_city)
+    user, targets = (xz_user, checkins["sq"]) if side == "xz" else (sq_user, checkins["xz"])
+    client.force_login(user)
+    for checkin in targets:
+        before = fingerprint(checkin.assignment)
+        assert client.get(reverse("tasks:assignment_detail", args=[checkin.assignment_id])).status_code == 404
+        assert client.get(reverse("tasks:checkin_detail", args=[checkin.pk])).status_code == 404
+        evidence = checkin.evidence.first()
+        assert client.get(reverse("tasks:evidence_download", args=[evidence.pk])).status_code == 404
+        for action, url in POST_URL.items():
+            target = checkin.assignment_id if action == "submit" else checkin.pk
+            assert client.post(reverse(url, args=[target]), _post_data(action)).status_code in (403, 404), action
+        assert fingerprint(checkin.assignment) == before
+    # The lists name nothing of the other city.
+    other_names = {"xz": [other_city.enterprise.name, other_city.county.name], "sq": [e.name for e in world.enterprises]}
+    for url in ("tasks:assignment_list", "scoring:rankings", "tasks:review_queue"):
+        response = client.get(reverse(url))
+        assert response.status_code in (200, 403, 404)
+        for name in other_names[side]:
+            assert name not in response.content.decode(), (url, name)
+    # Querysets agree: nothing of the other city is visible.
+    foreign_assignments = {c.assignment_id for c in targets}
+    assert not foreign_assignments & _ids(Assignment.objects.visible_to(user))

@@ -967,3 +967,53 @@ def test_pages_without_an_id_show_only_the_scope(db, w, key):
                 w, response, role, f"{role} GET {url}?{query}", {200, 400, 403, 404, 405}
             )
     assert fingerprint() == before
+
+
+# --- admin forms: no posted id of another city is taken ------------------------------------
+
+
+def _outside_ids(x, model):
+    if model is x.users.staff.__class__:
+        return [x.users.city2.pk, x.users.d1.pk, x.users.superuser.pk]
+    if model is Region:  # a few rows of every level: the other city, its counties, the province
+        return list(Region.objects.exclude(ADMIN_STAFF_SCOPE["enterprises.region"](x)).values_list("pk", flat=True))
+    if model._meta.label_lower in ADMIN_STAFF_SCOPE:
+        return _admin_rows(x, model, inside=False)
+    return []
+
+
+@pytest.mark.parametrize("label", sorted(ADMIN_STAFF_SCOPE))
+def test_admin_forms_refuse_every_related_id_outside_the_staff_users_city(db, w, label):
+    """Every add and change form the staff user may use: each foreign key or many-to-many,
+    set to a row of the other city (or a superuser's account), is a form error; nothing changes."""
+    from django import forms as django_forms
+
+    from .test_admin import post_data
+
+    model = apps.get_model(label)
+    opts = model._meta
+    staff = client_for(w, "staff")
+    inside = _admin_rows(w, model, inside=True)
+    urls = [reverse(f"admin:{opts.app_label}_{opts.model_name}_add")]
+    urls += [reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[pk]) for pk in inside[:1]]
+    before = fingerprint()
+    probed = 0
+    for url in urls:
+        page = staff.get(url)
+        if page.status_code == 403 or "adminform" not in (page.context or {}):
+            continue  # a read-only model: no form to post
+        form = page.context["adminform"].form
+        base = post_data(form, page.context["inline_admin_formsets"])
+        for name, field in form.fields.items():
+            if not isinstance(field, django_forms.ModelChoiceField):
+                continue
+            for pk in _outside_ids(w, field.queryset.model):
+                value = [str(pk)] if isinstance(field, django_forms.ModelMultipleChoiceField) else str(pk)
+                response = staff.post(url, {**base, name: value})
+                assert response.status_code == 200, f"{url} {name}={pk}: {response.status_code}"
+                assert name in response.context["adminform"].form.errors, f"{url} {name}={pk} accepted"
+                assert_refused(w, response, "city", f"staff POST {url} {name}={pk}", {200})
+                probed += 1
+    assert fingerprint() == before
+    if label in ("enterprises.enterprise", "enterprises.profile", "enterprises.region", "tasks.period", "tasks.indicator"):
+        assert probed, f"no related field of {label} was probed"

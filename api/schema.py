@@ -8,9 +8,28 @@ that clients and the fuzz tests know them, and `add_field_errors` states the 400
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+
+from idempotency.keys import HEADER, MAX_KEY_LENGTH
 
 from . import serializers
+from .idempotent import REPLAYED_HEADER, IdempotentPostMixin
+
+IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
+    HEADER,
+    OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        f"Makes a retry safe. A key of your choice (1 to {MAX_KEY_LENGTH} printable ASCII characters, e.g. a"
+        " UUID), new for each change you mean to make. Sending the same request again with the same key"
+        " (after a timeout or a 5xx) does not repeat the change: it answers what the first request answered"
+        f" (status and body, with the header `{REPLAYED_HEADER}: true`). The same key with a different request"
+        " is a 422. Keys are per user and remembered for IDEMPOTENCY_KEYS_KEEP_HOURS (24) hours; only a"
+        " request that changed something is remembered, so a refused one (4xx) may be retried as it is."
+    ),
+)
 
 ERROR_DESCRIPTIONS = {
     "400": "Bad input: `detail` and one list of messages per failing field.",
@@ -24,6 +43,7 @@ ERROR_DESCRIPTIONS = {
     " the files together pass the per-check-in limit: the upload was stopped while it streamed in and"
     " nothing was stored.",
     "415": "The body is not in a media type the operation accepts (or a malformed multipart body).",
+    "422": "This Idempotency-Key was first used with a different request (another path or body).",
     "429": "Too many failed logins for this username from this address; retry later.",
     "503": "The database is briefly unavailable (e.g. restarting): nothing was done; retry after"
     " the `Retry-After` seconds.",
@@ -42,7 +62,17 @@ class ExpiringTokenScheme(OpenApiAuthenticationExtension):
 
 
 class PortalAutoSchema(AutoSchema):
-    """drf-spectacular's AutoSchema plus the portal's error responses."""
+    """drf-spectacular's AutoSchema plus the portal's error responses and the Idempotency-Key
+    header of every POST (api.idempotent)."""
+
+    def _takes_idempotency_key(self):
+        return self.method == "POST" and isinstance(self.view, IdempotentPostMixin)
+
+    def get_override_parameters(self):
+        parameters = list(super().get_override_parameters())
+        if self._takes_idempotency_key():
+            parameters.append(IDEMPOTENCY_KEY_PARAMETER)
+        return parameters
 
     def _error_statuses(self):
         path, method = self.path, self.method
@@ -60,6 +90,8 @@ class PortalAutoSchema(AutoSchema):
             statuses.extend(["409", "413", "415"])
             if getattr(self.view, "action", None) in getattr(self.view, "upload_actions", ()):
                 statuses.append("507")
+            if self._takes_idempotency_key():
+                statuses.append("422")
         return statuses
 
     def _get_response_bodies(self, direction="response"):

@@ -37,6 +37,7 @@ from tasks.upload_handlers import upload_refusal
 from . import filters, serializers
 from .authentication import ExpiringTokenAuthentication
 from .errors import FieldValidationError
+from .idempotent import IdempotentPostMixin
 from .parsers import PortalJSONParser
 from .permissions import MayTakeReviewAction
 from .throttles import LoginFailureThrottle
@@ -275,8 +276,13 @@ def _review_schema(request_serializer, summary):
         tags=["workflow"],
     ),
 )
-class CheckInViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
-    """Check-in versions in the user's scope, newest first, with their files and review trail."""
+class CheckInViewSet(IdempotentPostMixin, mixins.CreateModelMixin, ScopedReadOnlyViewSet):
+    """Check-in versions in the user's scope, newest first, with their files and review trail.
+
+    Every POST answers with the check-in as it is when the change commits: the body is
+    rendered inside the service's transaction (its outcome hook), so a failure after the
+    commit cannot lose it, and with an Idempotency-Key a retry gets it again (api.idempotent).
+    """
 
     serializer_class = serializers.CheckInSerializer
     filterset_class = filters.CheckInFilter
@@ -303,9 +309,12 @@ class CheckInViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
             .order_by("-submitted_at", "-pk")
         )
 
-    def _respond(self, checkin, status_code=status.HTTP_200_OK):
-        checkin = self.get_queryset().get(pk=checkin.pk)
-        return Response(serializers.CheckInSerializer(checkin).data, status=status_code)
+    def _answer(self, status_code=status.HTTP_200_OK):
+        """The services' outcome hook: the changed check-in's representation, read back inside
+        the transaction of the change."""
+        return self.answer(
+            status_code, lambda checkin: serializers.CheckInSerializer(self.get_queryset().get(pk=checkin.pk)).data
+        )
 
     def create(self, request, *args, **kwargs):
         data = serializers.CheckInSubmitSerializer(data=request.data)
@@ -315,23 +324,28 @@ class CheckInViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
         data.is_valid(raise_exception=True)
         description = data.validated_data["description"]
         assignment = task_selectors.assignment_for_detail(request.user, data.validated_data["assignment"])
+        answer = self._answer(status.HTTP_201_CREATED)
         try:
-            checkin = services.submit_checkin(request.user, assignment, description, data.validated_data["files"])
+            services.submit_checkin(
+                request.user, assignment, description, data.validated_data["files"], outcome_hook=answer
+            )
         except DjangoValidationError as error:
             # The service checks the description first, then the files.
             raise FieldValidationError("description" if not description.strip() else "files", error) from None
-        return self._respond(checkin, status.HTTP_201_CREATED)
+        return self.respond(answer)
 
     def _review(self, request, serializer_class, error_field, call):
-        """Validate the body's shape, find the check-in in scope (404), run the service."""
+        """Validate the body's shape, find the check-in in scope (404), run the service
+        (`call(checkin, outcome_hook, **fields)`)."""
         data = serializer_class(data=request.data)
         data.is_valid(raise_exception=True)
         checkin = self.get_object()
+        answer = self._answer()
         try:
-            call(checkin, **data.validated_data)
+            call(checkin, answer, **data.validated_data)
         except DjangoValidationError as error:
             raise FieldValidationError(error_field, error) from None
-        return self._respond(checkin)
+        return self.respond(answer)
 
     @_review_schema(serializers.ApproveSerializer, "County office: forward to the city office")
     @action(detail=True, methods=["post"])
@@ -340,7 +354,7 @@ class CheckInViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
             request,
             serializers.ApproveSerializer,
             "comment",
-            lambda checkin, comment="": services.approve(request.user, checkin, comment),
+            lambda checkin, hook, comment="": services.approve(request.user, checkin, comment, outcome_hook=hook),
         )
 
     @_review_schema(serializers.ReturnSerializer, "County or city office: return to the assignee with a reason")
@@ -350,7 +364,9 @@ class CheckInViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
             request,
             serializers.ReturnSerializer,
             "reason",
-            lambda checkin, reason: services.return_checkin(request.user, checkin, reason),
+            lambda checkin, hook, reason: services.return_checkin(
+                request.user, checkin, reason, outcome_hook=hook
+            ),
         )
 
     @_review_schema(serializers.ScoreSerializer, "City office: award points")
@@ -361,7 +377,9 @@ class CheckInViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
             request,
             serializers.ScoreSerializer,
             "points",
-            lambda checkin, points, comment="": services.score(request.user, checkin, points, comment),
+            lambda checkin, hook, points, comment="": services.score(
+                request.user, checkin, points, comment, outcome_hook=hook
+            ),
         )
 
     @_review_schema(serializers.ReopenSerializer, "City office: reopen a scored check-in for city review")
@@ -371,7 +389,7 @@ class CheckInViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
             request,
             serializers.ReopenSerializer,
             "reason",
-            lambda checkin, reason: services.reopen(request.user, checkin, reason),
+            lambda checkin, hook, reason: services.reopen(request.user, checkin, reason, outcome_hook=hook),
         )
 
 

@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     # Before enterprises, whose admin replaces axes' AccessAttempt admin.
     "axes",
     "csp",
+    # Below every app whose POSTs it makes safe to retry (tasks, api).
+    "idempotency",
     "enterprises",
     "tasks",
     "scoring",
@@ -456,12 +458,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "enterprises.delete_expired_api_tokens",
         "schedule": float(os.environ.get("HOUSEKEEPING_EVERY", "3600")),
     },
+    "remove-old-idempotency-keys": {
+        "task": "idempotency.remove_old_keys",
+        "schedule": float(os.environ.get("HOUSEKEEPING_EVERY", "3600")),
+    },
 }
 # Housekeeping: an uploaded sheet that was previewed but never imported is deleted this many
 # hours after the upload; an export's file this many days after it was written (the job's
 # row stays, and the sheet can be exported again).
 IMPORT_UPLOADS_KEEP_HOURS = int(os.environ.get("IMPORT_UPLOADS_KEEP_HOURS", "24"))
 EXPORT_FILES_KEEP_DAYS = int(os.environ.get("EXPORT_FILES_KEEP_DAYS", "7"))
+# How long a POST's Idempotency-Key (or a form's hidden token) is remembered: a retry within
+# this many hours gets the first answer; later the key is forgotten (idempotency.remove_old_keys).
+IDEMPOTENCY_KEYS_KEEP_HOURS = int(os.environ.get("IDEMPOTENCY_KEYS_KEEP_HOURS", "24"))
 
 # --- Email (notifications) ----------------------------------------------------------
 EMAIL_BACKEND = os.environ.get(

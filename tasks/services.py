@@ -7,8 +7,13 @@ Each service does one transition inside one transaction, decided by the database
 - tasks.workflow.WorkflowError: the state does not allow it, e.g. someone acted first (409);
 - django.core.exceptions.ValidationError: bad input, with a Chinese message (400).
 Nothing is changed when any of them is raised.
+
+Each transition takes an optional `outcome_hook`: called with the result as the last step
+inside the transaction, so that what the caller answers is recorded with the change and
+commits with it or not at all (idempotency.keys: a retried request gets that answer).
 """
 
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -26,7 +31,10 @@ from .models import Assignment, AssignmentState, CheckIn, CheckInState, Evidence
 from .workflow import WorkflowError
 
 
-def submit_checkin(user, assignment, description, files):
+OutcomeHook = Callable[[CheckIn], None] | None
+
+
+def submit_checkin(user, assignment, description, files, *, outcome_hook: OutcomeHook = None) -> CheckIn:
     """Submit (or, after a return, resubmit) a check-in with its evidence files."""
     profile = profile_or_403(user)
     assignment = Assignment.objects.visible_to(user).get(pk=assignment.pk)
@@ -48,6 +56,8 @@ def submit_checkin(user, assignment, description, files):
             evidence.append(item)
         with transaction.atomic():
             checkin = _create_version(user, profile, assignment, description, evidence)
+            if outcome_hook is not None:
+                outcome_hook(checkin)
     return checkin
 
 
@@ -92,7 +102,7 @@ def _create_version(user, profile, assignment, description, evidence):
     return checkin
 
 
-def _transition(user, checkin, action, clean_input):
+def _transition(user, checkin, action, clean_input, outcome_hook=None):
     """Move `checkin` by `action`, locking it so that concurrent reviewers cannot both win.
 
     The order of refusals is fixed: role (403), then input (400), then scope (404) and
@@ -142,26 +152,30 @@ def _transition(user, checkin, action, clean_input):
             from scoring.jobs import mark_rankings_changed
 
             mark_rankings_changed(checkin.assignment)
+        if outcome_hook is not None:
+            outcome_hook(checkin)
     return checkin
 
 
-def approve(user, checkin, comment=""):
+def approve(user, checkin, comment="", *, outcome_hook: OutcomeHook = None) -> CheckIn:
     """County office: forward an enterprise check-in to the city office."""
     return _transition(
         user,
         checkin,
         ReviewEvent.Action.APPROVE,
         lambda _checkin: (clean_text(comment, _("Comment"), False, MAX_COMMENT_LENGTH), None),
+        outcome_hook=outcome_hook,
     )
 
 
-def return_checkin(user, checkin, reason):
+def return_checkin(user, checkin, reason, *, outcome_hook: OutcomeHook = None) -> CheckIn:
     """County or city office: send a check-in back to its assignee with a reason."""
     return _transition(
         user,
         checkin,
         ReviewEvent.Action.RETURN,
         lambda _checkin: (clean_text(reason, _("Reason for return"), True, MAX_COMMENT_LENGTH), None),
+        outcome_hook=outcome_hook,
     )
 
 
@@ -186,7 +200,7 @@ def _format_points(value):
     return f"{value.normalize():f}"
 
 
-def score(user, checkin, points, comment=""):
+def score(user, checkin, points, comment="", *, outcome_hook: OutcomeHook = None) -> CheckIn:
     """City office: award 0..max points to a check-in waiting for city review."""
     return _transition(
         user,
@@ -196,16 +210,18 @@ def score(user, checkin, points, comment=""):
             clean_text(comment, _("Comment"), False, MAX_COMMENT_LENGTH),
             parse_points(points, c.assignment.indicator.max_points),
         ),
+        outcome_hook=outcome_hook,
     )
 
 
-def reopen(user, checkin, reason):
+def reopen(user, checkin, reason, *, outcome_hook: OutcomeHook = None) -> CheckIn:
     """City office: take a scored check-in back to city review (its points stop counting)."""
     return _transition(
         user,
         checkin,
         ReviewEvent.Action.REOPEN,
         lambda _checkin: (clean_text(reason, _("Reason for reopening"), True, MAX_COMMENT_LENGTH), None),
+        outcome_hook=outcome_hook,
     )
 
 

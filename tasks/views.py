@@ -3,22 +3,24 @@
 PermissionDenied (403) and WorkflowError (409, see DomainErrorMiddleware) themselves;
 a ValidationError re-renders the page with status 400 and nothing changed."""
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import render, resolve_url
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe, require_POST
 
 from enterprises.models import Profile
+from idempotency import keys, web
+
 
 from . import selectors, services
 from .evidence import attachment_response
 from .forms import ApproveForm, ReopenForm, ReturnForm, ScoreForm, SubmitCheckInForm
 from .models import Evidence, ReviewEvent
 from .upload_handlers import upload_refusal
+from .workflow import WorkflowError
 
 PAGE_SIZE = 50
 
@@ -88,15 +90,30 @@ def submit(request, pk):
     if refusal is not None:
         return _render_assignment(request, assignment, form=form, errors=[refusal.message], status=refusal.status)
     try:
-        if not form.is_valid():
-            raise ValidationError([e for errors in form.errors.values() for e in errors])
-        checkin = services.submit_checkin(
-            request.user, assignment, form.cleaned_data["description"], form.cleaned_data["files"]
+        claim = web.form_claim(request)  # a second submit of this form is answered like the first
+        answer = keys.Answer(
+            claim,
+            lambda checkin: web.redirect_with_message(
+                resolve_url("tasks:assignment_detail", pk=assignment.pk),
+                _("Version %(version)s submitted.") % {"version": checkin.version},
+            ),
         )
+
+        def perform():
+            if not form.is_valid():
+                raise ValidationError([e for errors in form.errors.values() for e in errors])
+            services.submit_checkin(
+                request.user,
+                assignment,
+                form.cleaned_data["description"],
+                form.cleaned_data["files"],
+                outcome_hook=answer,
+            )
+            return web.respond(request, answer.outcome)
+
+        return web.run(request, claim, perform, conflicts=(WorkflowError,))
     except ValidationError as error:
         return _render_assignment(request, assignment, form=form, errors=_messages_of(error), status=400)
-    messages.success(request, _("Version %(version)s submitted.") % {"version": checkin.version})
-    return redirect("tasks:assignment_detail", pk=assignment.pk)
 
 
 @require_safe
@@ -160,22 +177,37 @@ def checkin_detail(request, pk):
 
 
 def _review(request, pk, action, call, success_message, next_url="tasks:review_queue"):
-    """Run one review service on a check-in in scope; 400 with the form on bad input."""
+    """Run one review service on a check-in in scope; 400 with the form on bad input.
+
+    `call(checkin, outcome_hook, **fields)`. The redirect and its message are decided inside
+    the service's transaction and, with the form's hidden token, recorded with the change: a
+    second submit of the same form gets them again instead of a 409 (idempotency.web)."""
     checkin = selectors.checkin_for_detail(request.user, pk)
     form = _action_form(action, checkin, request.POST)
+    redirect_to = (
+        resolve_url(next_url, pk=checkin.pk) if next_url == "tasks:checkin_detail" else resolve_url(next_url)
+    )
     try:
         # Every field is optional here and the service checks the values; a form error is
         # input no service could take (a NUL character), and leaves the field out of
         # cleaned_data, so the service is not called with it.
         if not form.is_valid():
             raise ValidationError([e for errors in form.errors.values() for e in errors])
-        call(checkin, **form.cleaned_data)
+        claim = web.form_claim(request)
+        answer = keys.Answer(
+            claim,
+            lambda changed: web.redirect_with_message(
+                redirect_to, success_message % {"assignment": changed.assignment, "version": changed.version}
+            ),
+        )
+
+        def perform():
+            call(checkin, answer, **form.cleaned_data)
+            return web.respond(request, answer.outcome)
+
+        return web.run(request, claim, perform, conflicts=(WorkflowError,))
     except ValidationError as error:
         return _render_checkin(request, checkin, action, form, _messages_of(error), status=400)
-    messages.success(request, success_message % {"assignment": checkin.assignment, "version": checkin.version})
-    if next_url == "tasks:checkin_detail":
-        return redirect(next_url, pk=checkin.pk)
-    return redirect(next_url)
 
 
 @require_POST
@@ -185,7 +217,7 @@ def approve(request, pk):
         request,
         pk,
         Action.APPROVE,
-        lambda checkin, comment: services.approve(request.user, checkin, comment),
+        lambda checkin, hook, comment: services.approve(request.user, checkin, comment, outcome_hook=hook),
         _("Forwarded to the city office: %(assignment)s (version %(version)s)."),
     )
 
@@ -197,7 +229,7 @@ def return_checkin(request, pk):
         request,
         pk,
         Action.RETURN,
-        lambda checkin, reason: services.return_checkin(request.user, checkin, reason),
+        lambda checkin, hook, reason: services.return_checkin(request.user, checkin, reason, outcome_hook=hook),
         _("Returned: %(assignment)s (version %(version)s)."),
     )
 
@@ -209,7 +241,9 @@ def score(request, pk):
         request,
         pk,
         Action.SCORE,
-        lambda checkin, points, comment: services.score(request.user, checkin, points, comment),
+        lambda checkin, hook, points, comment: services.score(
+            request.user, checkin, points, comment, outcome_hook=hook
+        ),
         _("Scored: %(assignment)s (version %(version)s)."),
     )
 
@@ -221,7 +255,7 @@ def reopen(request, pk):
         request,
         pk,
         Action.REOPEN,
-        lambda checkin, reason: services.reopen(request.user, checkin, reason),
+        lambda checkin, hook, reason: services.reopen(request.user, checkin, reason, outcome_hook=hook),
         _("Reopened for city review: %(assignment)s (version %(version)s)."),
         next_url="tasks:checkin_detail",
     )

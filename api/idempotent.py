@@ -4,8 +4,12 @@ A client that did not get an answer (a timeout, a 500 after the change committed
 connection) sends the same request again with the same key: it gets the first answer (its
 status and body, with `Idempotent-Replayed: true`), and the change is not made twice. The
 same key with another request is a 422. Keys are per user and kept
-IDEMPOTENCY_KEYS_KEEP_HOURS hours. The token endpoint takes none: it has no user to keep a
-key for, and logging in again changes nothing.
+IDEMPOTENCY_KEYS_KEEP_HOURS hours.
+
+The auth endpoints take none: logging in (auth/token) has no user yet to keep a key for, and
+a logout (auth/logout, auth/logout-all) ends the token its own retry would be sent with (the
+retry is a 401, and the client is logged out either way). tests/test_idempotency.py fails
+for any other API view that takes POST without this mixin.
 """
 
 import functools

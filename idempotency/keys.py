@@ -78,6 +78,8 @@ def clean_key(value):
 def _canonical(value):
     """A JSON-able, order-independent form of parsed request data; files by their content."""
     if isinstance(value, File):
+        if value.closed:  # an upload stopped at a limit (tasks.upload_handlers): refused anyway
+            return {"file": value.name, "size": value.size, "stopped": True}
         digest = hashlib.sha256()
         for chunk in value.chunks():
             digest.update(chunk)
@@ -97,8 +99,8 @@ def _canonical(value):
 def request_hash(method, path, *parts):
     """SHA-256 of the method, the path and the parsed body (`parts`: data, files)."""
     payload = json.dumps(
-        [method.upper(), path, [_canonical(part) for part in parts]], sort_keys=True, ensure_ascii=False
-    )
+        [method.upper(), path, [_canonical(part) for part in parts]], sort_keys=True
+    )  # ASCII-escaped: a lone surrogate in a field name must not fail the encoding
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

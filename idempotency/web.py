@@ -34,6 +34,21 @@ def respond(request, outcome):
     return HttpResponseRedirect(outcome.redirect_to)
 
 
+def change_and_redirect(request, change, redirect_to, message, conflicts=()):
+    """Answer a form POST that makes one change: `change(outcome_hook)` calls the service;
+    `redirect_to(result)` and `message(result)` are made inside its transaction and, when the
+    form carries its hidden token, recorded with the change. A second submit of the same form
+    gets them again; `conflicts` are the errors a first submit's change shows as."""
+    claim = form_claim(request)
+    answer = keys.Answer(claim, lambda result: redirect_with_message(redirect_to(result), message(result)))
+
+    def perform():
+        change(answer)
+        return respond(request, answer.outcome)
+
+    return run(request, claim, perform, conflicts)
+
+
 def run(request, claim, perform, conflicts=()):
     """keys.run for a form view: a replay redirects like the first answer; the token reused
     with other content is a 422 page."""

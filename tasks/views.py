@@ -12,8 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe, require_POST
 
 from enterprises.models import Profile
-from idempotency import keys, web
-
+from idempotency import web
 
 from . import selectors, services
 from .evidence import attachment_response
@@ -90,28 +89,22 @@ def submit(request, pk):
     if refusal is not None:
         return _render_assignment(request, assignment, form=form, errors=[refusal.message], status=refusal.status)
     try:
-        claim = web.form_claim(request)  # a second submit of this form is answered like the first
-        answer = keys.Answer(
-            claim,
-            lambda checkin: web.redirect_with_message(
-                resolve_url("tasks:assignment_detail", pk=assignment.pk),
-                _("Version %(version)s submitted.") % {"version": checkin.version},
-            ),
-        )
-
-        def perform():
-            if not form.is_valid():
-                raise ValidationError([e for errors in form.errors.values() for e in errors])
-            services.submit_checkin(
+        if not form.is_valid():
+            raise ValidationError([e for errors in form.errors.values() for e in errors])
+        # A second submit of this form (its hidden token) is answered like the first.
+        return web.change_and_redirect(
+            request,
+            lambda hook: services.submit_checkin(
                 request.user,
                 assignment,
                 form.cleaned_data["description"],
                 form.cleaned_data["files"],
-                outcome_hook=answer,
-            )
-            return web.respond(request, answer.outcome)
-
-        return web.run(request, claim, perform, conflicts=(WorkflowError,))
+                outcome_hook=hook,
+            ),
+            lambda checkin: resolve_url("tasks:assignment_detail", pk=assignment.pk),
+            lambda checkin: _("Version %(version)s submitted.") % {"version": checkin.version},
+            conflicts=(WorkflowError,),
+        )
     except ValidationError as error:
         return _render_assignment(request, assignment, form=form, errors=_messages_of(error), status=400)
 
@@ -193,19 +186,13 @@ def _review(request, pk, action, call, success_message, next_url="tasks:review_q
         # cleaned_data, so the service is not called with it.
         if not form.is_valid():
             raise ValidationError([e for errors in form.errors.values() for e in errors])
-        claim = web.form_claim(request)
-        answer = keys.Answer(
-            claim,
-            lambda changed: web.redirect_with_message(
-                redirect_to, success_message % {"assignment": changed.assignment, "version": changed.version}
-            ),
+        return web.change_and_redirect(
+            request,
+            lambda hook: call(checkin, hook, **form.cleaned_data),
+            lambda changed: redirect_to,
+            lambda changed: success_message % {"assignment": changed.assignment, "version": changed.version},
+            conflicts=(WorkflowError,),
         )
-
-        def perform():
-            call(checkin, answer, **form.cleaned_data)
-            return web.respond(request, answer.outcome)
-
-        return web.run(request, claim, perform, conflicts=(WorkflowError,))
     except ValidationError as error:
         return _render_checkin(request, checkin, action, form, _messages_of(error), status=400)
 

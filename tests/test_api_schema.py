@@ -130,6 +130,7 @@ def test_every_operation_documents_its_errors(schema):
                 assert _json_schema(operation, "409") == error, path
                 assert _json_schema(operation, "415") == error, path  # e.g. a malformed multipart body
                 assert _json_schema(operation, "413") == error, path  # over a body or upload limit
+                assert _json_schema(operation, "422") == error, path  # an Idempotency-Key reused
             else:
                 assert "413" not in responses, path
             if (path, method) == ("/api/checkins/", "post"):
@@ -137,8 +138,10 @@ def test_every_operation_documents_its_errors(schema):
             else:
                 assert "507" not in responses, path
             assert all(
-                code in ("200", "201", "400", "401", "403", "404", "409", "413", "415", "503", "507") for code in responses
+                code in ("200", "201", "400", "401", "403", "404", "409", "413", "415", "422", "503", "507")
+                for code in responses
             )
+            assert ("422" in responses) == (method == "post"), path  # an Idempotency-Key reused
 
 
 def test_filters_are_described(schema):

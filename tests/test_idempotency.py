@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from api.idempotent import IdempotentPostMixin
 from api import views as api_views
-from api.views import TokenView
+from api.views import LogoutAllView, LogoutView, TokenView
 from idempotency import keys
 from idempotency.models import IdempotencyKey
 from tasks import services
@@ -217,6 +217,18 @@ def test_a_malformed_key_is_a_chinese_400_and_changes_nothing(world, pending_cou
     assert CheckIn.objects.get(pk=pending_county.pk).state == S.PENDING_COUNTY_REVIEW
 
 
+def test_an_upload_stopped_at_the_file_limit_with_a_key_is_the_usual_refusal(world, assignment_of, settings):
+    """The stopped upload's files are closed before the key's request hash reads them (found by the fuzz)."""
+    data = {
+        "assignment": assignment_of(world.enterprises[0]).pk,
+        "description": "说明",
+        "files": [f.pdf_upload(f"第{i}份.pdf") for i in range(settings.EVIDENCE_MAX_FILES + 2)],
+    }
+    response = post(world.liaisons[0], "/api/checkins/", data, new_key(), "multipart")
+    assert_error(response, 400)
+    assert not CheckIn.objects.exists()
+
+
 def test_the_key_is_recorded_in_the_transaction_of_the_change(world, pending_city, monkeypatch):
     """A change that rolls back leaves no key behind, so the retry runs again."""
     key, url = new_key(), f"/api/checkins/{pending_city.pk}/score/"
@@ -349,18 +361,23 @@ def _api_routes(resolver=None, prefix=""):
             yield route, pattern.callback
 
 
+# The auth endpoints take no key (api.idempotent): logging in has no user yet to keep a key
+# for, and a logout ends the token its retry would be sent with.
+AUTH_VIEWS = (TokenView, LogoutView, LogoutAllView)
+
+
 def test_every_api_view_that_takes_post_honours_the_key():
-    """Only the token endpoint (no user yet to keep a key for) is left out."""
+    """Every API view taking POST, except the auth endpoints, honours Idempotency-Key."""
     posting = set()
     for route, callback in _api_routes():
         view_class = getattr(callback, "cls", None)
-        if view_class is None or not issubclass(view_class, APIView) or view_class is TokenView:
+        if view_class is None or not issubclass(view_class, APIView) or view_class in AUTH_VIEWS:
             continue
         actions = getattr(callback, "actions", None)
         takes_post = "post" in actions if actions is not None else hasattr(view_class, "post")
         if takes_post and callback is not api_views.unknown_endpoint:  # the catch-all 404
             posting.add(view_class)
-            assert issubclass(view_class, IdempotentPostMixin), f"{route}: {view_class.__name__} ignores Idempotency-Key"
+            assert issubclass(view_class, IdempotentPostMixin), f"{route}: {view_class.__name__} ignores the key"
     assert posting  # the sweep found the check-in endpoints
 
 
@@ -368,7 +385,8 @@ def test_the_schema_documents_the_header_and_422_on_every_post(schema):  # noqa:
     posts = {path: ops["post"] for path, ops in schema["paths"].items() if "post" in ops}
     assert "/api/checkins/{id}/score/" in posts
     for path, operation in posts.items():
-        if path == "/api/auth/token/":
+        if path.startswith("/api/auth/"):
+            assert "Idempotency-Key" not in str(operation.get("parameters", [])), path
             continue
         headers = {p["name"]: p for p in operation.get("parameters", []) if p["in"] == "header"}
         assert "Idempotency-Key" in headers, path

@@ -33,6 +33,7 @@ from tasks import moves, services
 from tasks.evidence import ALLOWED_TYPES, attachment_response
 from tasks.models import Assignment, CheckIn, Evidence, Indicator, ReviewEvent
 from tasks.upload_handlers import upload_refusal
+from tasks.workflow import WorkflowError
 
 from . import filters, serializers
 from .authentication import ExpiringTokenAuthentication
@@ -169,13 +170,16 @@ class RegionViewSet(ScopedReadOnlyViewSet):
 
 
 @extend_schema_view(list=extend_schema(tags=["library"]), retrieve=extend_schema(tags=["library"]))
-class EnterpriseViewSet(ScopedReadOnlyViewSet):
+class EnterpriseViewSet(IdempotentPostMixin, ScopedReadOnlyViewSet):
     """The enterprises in the user's scope."""
 
     serializer_class = serializers.EnterpriseSerializer
     filterset_class = filters.EnterpriseFilter
 
     not_found = gettext_lazy("No such enterprise.")
+    # A concurrent move with the same Idempotency-Key that went first leaves the enterprise
+    # in the new county: this one is then refused as "already in" that county (400).
+    idempotency_conflicts = (WorkflowError, exceptions.ValidationError)
 
     def get_queryset(self):
         return Enterprise.objects.visible_to(self.request.user).order_by("county__order", "name", "pk")
@@ -197,14 +201,21 @@ class EnterpriseViewSet(ScopedReadOnlyViewSet):
         data = serializers.EnterpriseMoveSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         enterprise = self.get_object()
+        answer = self.answer(
+            status.HTTP_200_OK, lambda record: serializers.EnterpriseMoveRecordSerializer(record).data
+        )
         try:
-            record = moves.move_enterprise(
-                request.user, enterprise, data.validated_data["county"], data.validated_data["reason"]
+            moves.move_enterprise(
+                request.user,
+                enterprise,
+                data.validated_data["county"],
+                data.validated_data["reason"],
+                outcome_hook=answer,
             )
         except DjangoValidationError as error:
             field = "county" if getattr(error, "code", None) in moves.COUNTY_ERRORS else "reason"
             raise FieldValidationError(field, error) from None
-        return Response(serializers.EnterpriseMoveRecordSerializer(record).data)
+        return self.respond(answer)
 
 
 @extend_schema_view(list=extend_schema(tags=["library"]), retrieve=extend_schema(tags=["library"]))

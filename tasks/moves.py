@@ -93,9 +93,10 @@ def clean_reason(reason):
     return clean_text(reason, _("Reason for the move"), True, MAX_COMMENT_LENGTH)
 
 
-def move_enterprise(user, enterprise, new_county, reason):
+def move_enterprise(user, enterprise, new_county, reason, *, outcome_hook=None):
     """City office: move `enterprise` to `new_county` of the same city, with its tasks of
-    open periods, in one transaction. Returns the EnterpriseMove record."""
+    open periods, in one transaction. Returns the EnterpriseMove record. `outcome_hook(move)`
+    is called as the last step inside the transaction (tasks.services: idempotency keys)."""
     check_move(user, enterprise, new_county)  # refuse before taking any lock
     reason = clean_reason(reason)
     with transaction.atomic():
@@ -152,6 +153,8 @@ def move_enterprise(user, enterprise, new_county, reason):
         )
         if moved:
             mark_enterprises_changed([enterprise.pk])
+        if outcome_hook is not None:
+            outcome_hook(move)
     return move
 
 

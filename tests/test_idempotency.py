@@ -22,7 +22,7 @@ from api.views import LogoutAllView, LogoutView, TokenView
 from idempotency import keys
 from idempotency.models import IdempotencyKey
 from tasks import services
-from tasks.models import CheckIn, CheckInState, Evidence, ReviewEvent
+from tasks.models import CheckIn, CheckInState, EnterpriseMove, Evidence, ReviewEvent
 
 from . import factories as f
 from .test_api import CHINESE, api_client, assert_error
@@ -168,6 +168,19 @@ def test_every_workflow_post_replays(world, assignment_of):
 
     assert CheckIn.objects.filter(assignment=assignment).count() == 2
     assert ReviewEvent.objects.count() - before == 6  # two submits, return, approve, score, reopen
+
+
+def test_moving_an_enterprise_twice_with_one_key_moves_it_once(world):
+    enterprise, key = world.enterprises[0], new_key()
+    url = f"/api/enterprises/{enterprise.pk}/move/"
+    data = {"county": world.counties[1].pk, "reason": "企业搬迁"}
+    first = post(world.city_user, url, data, key)
+    assert first.status_code == 200, first.content
+
+    again = post(world.city_user, url, data, key)
+    assert (again.status_code, again.json()) == (200, first.json())
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert EnterpriseMove.objects.filter(enterprise=enterprise).count() == 1
 
 
 # --- keys: one request each, per user, well-formed ------------------------------------------

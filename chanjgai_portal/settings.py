@@ -397,7 +397,10 @@ CELERY_RESULT_BACKEND = None
 # Without a broker the demo runs every job inline, so `make run` needs no Redis.
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
-# A recompute is idempotent, so redelivery after a worker crash is safe and wanted.
+# Every job is idempotent (a recompute, an e-mail from its outbox row, an export that is done
+# or claimed), so redelivery after a worker crash is safe and wanted: a job is acknowledged
+# when it has finished, and one whose worker process died is given out again
+# (reject_on_worker_lost; a whole worker killed: after CELERY_VISIBILITY_TIMEOUT, below).
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -405,8 +408,44 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Enqueueing must never hang a web request when Redis is unreachable.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2}
+# Enqueueing must never hang a web request when Redis is stopped, hung (SIGSTOP: the kernel
+# still accepts the TCP connection, nothing ever answers) or unreachable: every socket to
+# Redis times out after REDIS_TIMEOUT seconds, and the request paths publish once, without
+# kombu's publish retries, through chanjgai_portal.broker (which then stops trying for
+# BROKER_BACKOFF seconds). What was to be enqueued is in PostgreSQL and a beat sweep runs it.
+REDIS_TIMEOUT = float(os.environ.get("REDIS_TIMEOUT", "1"))
+BROKER_BACKOFF = float(os.environ.get("BROKER_BACKOFF", "5"))
+# How long a job a worker has taken (acks_late: not yet acknowledged) may stay unfinished
+# before Redis gives it to another worker. kombu's default is 3600 s: after a whole worker was
+# killed (kill -9, OOM, a lost machine) its jobs waited an hour. It must stay above the
+# longest job's run time plus its countdown, or a job still running is started a second time:
+# the longest measured are an export of 100,000 rows (about 4 s, bench/RESULTS.md "Exports"),
+# a full recompute of 100,000 enterprises (about 2 s) and the deadline reminders of a
+# province (seconds); e-mail jobs are bounded by EMAIL_TIMEOUT per message. 300 s leaves
+# them a wide margin and bounds the wait after a crash to about five minutes; every job is
+# idempotent, and what is recorded in PostgreSQL (rankings, e-mails, exports) is swept sooner.
+CELERY_VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "300"))
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_timeout": REDIS_TIMEOUT,
+    "socket_connect_timeout": REDIS_TIMEOUT,
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    # The worker looks for jobs of dead workers every unacked_restore_interval seconds
+    # (throttle 1: every look scans), so one is redelivered at most ~10 s after its timeout.
+    "unacked_restore_interval": 10,
+    "unacked_restore_throttle": 1,
+    # Connecting (not publishing): give up at the first failure.
+    "max_retries": 0,
+    "interval_start": 0,
+    "interval_step": 0.2,
+}
+# Every job ends before the visibility timeout could hand it to a second worker: a job
+# over its soft limit gets SoftTimeLimitExceeded (and fails, acknowledged; what it was doing
+# is in PostgreSQL for the sweeps), one still running at the hard limit is killed.
+CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", CELERY_VISIBILITY_TIMEOUT * 8 // 10))
+CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", CELERY_VISIBILITY_TIMEOUT * 9 // 10))
+# No result backend today; should one be set on Redis, it gets the same short timeouts.
+CELERY_REDIS_SOCKET_TIMEOUT = REDIS_TIMEOUT
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = REDIS_TIMEOUT
 # Ranking jobs have their own queue, so a fresh ranking never waits behind the notification
 # e-mails its own scores queued, or behind a long export (a burst of 1,000 scores queues
 # 1,000 e-mail jobs). A worker started without -Q consumes both queues; production runs
@@ -462,7 +501,31 @@ CELERY_BEAT_SCHEDULE = {
         "task": "idempotency.remove_old_keys",
         "schedule": float(os.environ.get("HOUSEKEEPING_EVERY", "3600")),
     },
+    # The notification e-mails no job sent (Redis down, a job lost) and those due for a retry.
+    "send-due-emails": {
+        "task": "notices.send_due_emails",
+        "schedule": float(os.environ.get("OUTBOX_SWEEP_EVERY", "60")),
+    },
+    # Export jobs recorded but never started (their enqueue failed or was lost).
+    "sweep-pending-exports": {
+        "task": "scoring.sweep_pending_exports",
+        "schedule": float(os.environ.get("EXPORT_SWEEP_EVERY", "60")),
+    },
 }
+# Notification e-mails (notices/outbox.py): a failed send is tried again OUTBOX_RETRY_BASE
+# seconds later, doubling each time up to OUTBOX_RETRY_MAX, at most OUTBOX_MAX_ATTEMPTS times.
+# OUTBOX_RETRY_BASE is also how long a sender holds a row it took: keep it above the time
+# one send can take (EMAIL_TIMEOUT per SMTP step).
+OUTBOX_RETRY_BASE = float(os.environ.get("OUTBOX_RETRY_BASE", "60"))
+OUTBOX_RETRY_MAX = float(os.environ.get("OUTBOX_RETRY_MAX", "3600"))
+OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OUTBOX_MAX_ATTEMPTS", "10"))
+OUTBOX_SWEEP_BATCH = int(os.environ.get("OUTBOX_SWEEP_BATCH", "1000"))
+# Tries to record "sent" across a database restart (about 30 s in all), so that an e-mail
+# the SMTP server took is not sent again.
+OUTBOX_RECORD_ATTEMPTS = 7
+# An export job still queued (never started) this many seconds after it was requested is
+# enqueued again by the sweep.
+EXPORT_SWEEP_GRACE = float(os.environ.get("EXPORT_SWEEP_GRACE", "120"))
 # Housekeeping: an uploaded sheet that was previewed but never imported is deleted this many
 # hours after the upload; an export's file this many days after it was written (the job's
 # row stays, and the sheet can be exported again).

@@ -32,6 +32,8 @@ from enterprises.resources import spreadsheet_safe
 from tasks.evidence_files import staged_files
 from tasks.models import Assignment, AssignmentState, Indicator
 
+from chanjgai_portal import broker
+
 from . import selectors
 from .models_exports import ExportJob
 from .resources import CountyRankingResource, EnterpriseRankingResource
@@ -361,20 +363,52 @@ def clean_params(params):
 
 
 def start_job(user, kind, params):
-    """Record an export job for the user and enqueue it once the record is committed."""
-    from .tasks import run_export_job
-
+    """Record an export job for the user and enqueue it once the record is committed (never
+    failing or stalling the request: if the enqueue fails, sweep_pending_jobs starts it)."""
     job = ExportJob.objects.create(requester=user, kind=kind, params=clean_params(params))
-    transaction.on_commit(lambda: run_export_job.delay(job.pk))
+    transaction.on_commit(lambda: enqueue_job(job.pk))
     return job
 
 
-def run_job(job_id):
-    """Write a job's file, updating its progress; the requester's scope is checked again now."""
+def enqueue_job(job_id):
+    from .tasks import run_export_job
+
+    return broker.enqueue(run_export_job, (job_id,), what=f"export job {job_id}")
+
+
+def sweep_pending_jobs(now=None):
+    """Enqueue again the export jobs still queued EXPORT_SWEEP_GRACE seconds after they were
+    requested: their enqueue failed (Redis down) or the queued job was lost. A job that is
+    also still in the queue then runs once and the copy finds it done. Returns their ids."""
+    cutoff = (now or timezone.now()) - datetime.timedelta(seconds=settings.EXPORT_SWEEP_GRACE)
+    ids = list(
+        ExportJob.objects.filter(status=ExportJob.Status.PENDING, created_at__lt=cutoff)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for job_id in ids:
+        logger.info("Sweep: export job %s was never started; enqueueing it again", job_id)
+        enqueue_job(job_id)
+    return ids
+
+
+def run_job(job_id, redelivered=False):
+    """Write a job's file, updating its progress; the requester's scope is checked again now.
+
+    A queued job is taken by one run only (a second copy, e.g. enqueued again by the sweep,
+    leaves it alone); a running one is run again only by a redelivery (its worker died).
+    """
     job = ExportJob.objects.select_related("requester").filter(pk=job_id).first()
     if job is None or job.status == ExportJob.Status.DONE:
         return job
-    ExportJob.objects.filter(pk=job.pk).update(status=ExportJob.Status.RUNNING, progress=0, error="")
+    runnable = [ExportJob.Status.PENDING, ExportJob.Status.FAILED]
+    if redelivered:
+        runnable.append(ExportJob.Status.RUNNING)
+    claimed = ExportJob.objects.filter(pk=job.pk, status__in=runnable).update(
+        status=ExportJob.Status.RUNNING, progress=0, error=""
+    )
+    if not claimed:
+        return job
     try:
         spec = resolve(job.requester, job.kind, job.params)
         total = max(spec.total, 1)

@@ -15,6 +15,8 @@ import logging
 from django.conf import settings
 from django.db import transaction
 
+from chanjgai_portal import broker
+
 logger = logging.getLogger(__name__)
 
 # While set, schedule_recompute collects period ids instead of enqueueing (see below).
@@ -32,7 +34,13 @@ def recent_key(period_id):
 def redis_client():
     import redis
 
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+    # No retries: a hung Redis must cost a request REDIS_TIMEOUT once, not once per retry.
+    return redis.Redis.from_url(
+        settings.REDIS_URL,
+        socket_timeout=settings.REDIS_TIMEOUT,
+        socket_connect_timeout=settings.REDIS_TIMEOUT,
+        retry=None,
+    )
 
 
 def mark_rankings_changed(assignment):
@@ -67,23 +75,24 @@ def mark_enterprises_changed(enterprise_ids):
 
 
 def schedule_recompute(period_id):
-    """Ask for the period's ranking job; never raises (the request is safe in Postgres)."""
+    """Ask for the period's ranking job; never raises and never waits on a hung Redis (the
+    request is safe in Postgres: chanjgai_portal.broker)."""
     pending = _pending.get()
     if pending is not None:
         pending.add(period_id)
         return
     from .tasks import recompute_rankings
 
-    try:
+    def enqueue():
         if recompute_rankings.app.conf.task_always_eager:
             recompute_rankings.delay(period_id)
             return
         client = redis_client()
         if client.set(queued_key(period_id), "1", nx=True, ex=60):
             countdown = settings.RANKING_MIN_INTERVAL if client.exists(recent_key(period_id)) else 0
-            recompute_rankings.apply_async((period_id,), countdown=countdown)
-    except Exception:  # noqa: BLE001 - any broker failure; the score itself is committed
-        logger.exception("Could not enqueue the ranking job for period %s; the sweep will pick it up", period_id)
+            recompute_rankings.apply_async((period_id,), countdown=countdown, retry=False)
+
+    broker.attempt(enqueue, what=f"the ranking job of period {period_id}")
 
 
 @contextlib.contextmanager

@@ -101,6 +101,47 @@ class DeadlineReminder(models.Model):
         ]
 
 
+class OutgoingEmail(models.Model):
+    """One notification e-mail, written in the transaction of the event it tells about and
+    sent from here (notices/outbox.py): a broker or database outage delays it, never loses it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting to be sent")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Gave up")
+
+    notification = models.OneToOneField(
+        Notification, verbose_name=_("notification"), on_delete=models.CASCADE, related_name="email"
+    )
+    # The address when the event happened: a later change of address does not redirect it.
+    to = models.EmailField(_("to"), max_length=254)
+    subject = models.CharField(_("subject"), max_length=300)
+    body = models.TextField(_("body"))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    # Due from this time; a sender that takes the row moves it into the future first (the
+    # retry time if this attempt fails), so no other sender can take it meanwhile.
+    next_attempt_at = models.DateTimeField(_("next attempt at"), default=timezone.now)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+
+    class Meta:
+        verbose_name = _("outgoing e-mail")
+        verbose_name_plural = _("outgoing e-mails")
+        ordering = ["next_attempt_at", "pk"]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="pending"),
+                name="outgoing_email_due",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.to}: {self.subject}"
+
+
 # --- Notices (政策直达) ------------------------------------------------------------
 
 

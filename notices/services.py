@@ -2,8 +2,8 @@
 
 Errors follow tasks.services: PermissionDenied (403), ObjectDoesNotExist (404),
 tasks.workflow.WorkflowError (409), ValidationError (400). Nothing is changed when one
-is raised. Notifications are written in the caller's transaction; emails are sent by a
-Celery task once it commits.
+is raised. Notifications, and the e-mails that go with them (notices/outbox.py), are written
+in the caller's transaction; the e-mails are sent once it commits.
 """
 
 import datetime
@@ -37,6 +37,7 @@ from .models import (
     NoticeRead,
     Notification,
 )
+from .outbox import queue_emails
 
 logger = logging.getLogger(__name__)
 
@@ -49,31 +50,18 @@ MAX_NOTICE_FILES = 5
 
 
 def notify(user_ids, kind, text, link=""):
-    """Write one notification per user (in bulk) and email them after the commit."""
+    """Write one notification per user (in bulk) and, in the same transaction, the e-mails of
+    those with an address (notices/outbox.py: sent after the commit, or by the sweep)."""
     user_ids = sorted(set(user_ids))
     if not user_ids:
         return []
     now = timezone.now()
-    created = Notification.objects.bulk_create(
-        [Notification(recipient_id=uid, kind=kind, text=text[:500], link=link, created_at=now) for uid in user_ids]
-    )
-    _email_after_commit([n.pk for n in created])
+    with transaction.atomic():
+        created = Notification.objects.bulk_create(
+            [Notification(recipient_id=uid, kind=kind, text=text[:500], link=link, created_at=now) for uid in user_ids]
+        )
+        queue_emails(created)
     return created
-
-
-def _email_after_commit(notification_ids):
-    if notification_ids:
-        transaction.on_commit(lambda: schedule_emails(notification_ids))
-
-
-def schedule_emails(notification_ids):
-    """Enqueue the email job; never raises (a lost email must not fail a committed action)."""
-    from .tasks import send_notification_emails
-
-    try:
-        send_notification_emails.delay(list(notification_ids))
-    except Exception:  # noqa: BLE001 - any broker failure
-        logger.exception("Could not enqueue notification emails")
 
 
 def _office_user_ids(role, region_id):
@@ -224,7 +212,7 @@ def send_deadline_reminders(now=None):
                 for user_id, count in sorted(counts.items())
             ]
             made = Notification.objects.bulk_create(notifications, batch_size=REMINDER_BATCH_SIZE)
-            _email_after_commit([n.pk for n in made])
+            queue_emails(made)
     return created
 
 

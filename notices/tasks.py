@@ -3,11 +3,9 @@
 import logging
 
 from celery import shared_task
-from django.conf import settings
-from django.core.mail import send_mass_mail
-from django.utils import timezone
+from django.db import InterfaceError, OperationalError
 
-from .models import Notification
+from . import outbox
 
 logger = logging.getLogger(__name__)
 
@@ -22,37 +20,29 @@ def send_deadline_reminders():
     return run()
 
 
-# emailed_at makes a retry skip what an earlier try already sent (all or nothing per call).
+# The outbox row is the retry schedule of an e-mail (notices/outbox.py); a job only retries
+# when the database itself failed under it (a restart), and the sweep covers even that.
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+
+
 @shared_task(
-    name="notices.send_notification_emails",
-    autoretry_for=(OSError,),
-    retry_backoff=30,
+    name="notices.send_outgoing_emails",
+    autoretry_for=DATABASE_ERRORS,
+    retry_backoff=5,
     max_retries=5,
 )
+def send_outgoing_emails(email_ids):
+    """Send these outbox rows now (those still due); each e-mail at most once."""
+    return outbox.send_due_emails(email_ids=email_ids)
+
+
+@shared_task(name="notices.send_due_emails", autoretry_for=DATABASE_ERRORS, retry_backoff=5, max_retries=3)
+def send_due_emails():
+    """Beat sweep: send every outbox row that is due (never enqueued, lost, or to retry)."""
+    return outbox.send_due_emails()
+
+
+@shared_task(name="notices.send_notification_emails", autoretry_for=DATABASE_ERRORS, retry_backoff=5, max_retries=5)
 def send_notification_emails(notification_ids):
-    """Email the given notifications to recipients with an address; each one at most once."""
-    notifications = list(
-        Notification.objects.filter(pk__in=notification_ids, emailed_at__isnull=True)
-        .exclude(recipient__email="")
-        .select_related("recipient")
-    )
-    if not notifications:
-        return 0
-    base = getattr(settings, "PORTAL_BASE_URL", "").rstrip("/")
-    subject_prefix = settings.EMAIL_SUBJECT_PREFIX
-    messages = []
-    for notification in notifications:
-        body = notification.text
-        if notification.link:
-            body += f"\n\n{base}{notification.link}"
-        messages.append(
-            (
-                f"{subject_prefix}{notification.get_kind_display()}",
-                body,
-                settings.DEFAULT_FROM_EMAIL,
-                [notification.recipient.email],
-            )
-        )
-    sent = send_mass_mail(messages, fail_silently=False)
-    Notification.objects.filter(pk__in=[n.pk for n in notifications]).update(emailed_at=timezone.now())
-    return sent
+    """Jobs queued before the outbox existed: give their notifications outbox rows and send them."""
+    return outbox.send_due_emails(email_ids=outbox.queue_missing(notification_ids))

@@ -22,6 +22,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from chanjgai_portal import broker
 from chanjgai_portal.celery import app as celery_app
 
 from . import factories as f
@@ -61,6 +62,14 @@ def _eager_celery(request):
         yield
     finally:
         set_celery_eager(old)
+
+
+@pytest.fixture(autouse=True)
+def _broker_not_backing_off():
+    """A broker failure in one test must not make the next one skip its enqueues."""
+    broker.reset()
+    yield
+    broker.reset()
 
 
 @pytest.fixture

@@ -178,16 +178,17 @@ def send_due_emails(email_ids=None, limit=None, now=None):
             row = _claim(email_ids, now)
             if row is None:
                 break
-            if connection is None:
-                connection = get_connection(fail_silently=False)
             try:
+                if connection is None:
+                    connection = get_connection(fail_silently=False)
                 _message(row, connection).send()
             except Exception as error:  # noqa: BLE001 - any SMTP failure: recorded, retried later
                 _mark_failed(row, error)
-                try:
-                    connection.close()
-                except Exception:  # noqa: BLE001 - a broken connection is reopened next time
-                    pass
+                if connection is not None:
+                    try:
+                        connection.close()
+                    except Exception:  # noqa: BLE001 - a broken connection is reopened next time
+                        pass
                 connection = None
                 continue
             _mark_sent(row)

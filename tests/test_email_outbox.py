@@ -228,3 +228,18 @@ def test_a_real_worker_sends_the_email_once_even_after_a_database_error(
     assert failures["n"] == 0  # the first try met the database error; Celery's retry sent it
     time.sleep(0.5)
     assert [m.to for m in mail.outbox if m.to == [world.liaisons[0].email]] == [[world.liaisons[0].email]]
+
+
+def test_a_mail_backend_that_cannot_even_connect_fails_each_row_on_its_own(world, settings):
+    from notices.outbox import send_due_emails
+    from notices.services import notify
+
+    users = [f.UserFactory(username=f"reader{i:02d}") for i in range(2)]
+    notify([u.pk for u in users], Notification.Kind.NOTICE, "新通知", "/notices/1/")
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    settings.EMAIL_FILE_PATH = None  # the backend raises when it is created
+
+    assert send_due_emails() == 0
+    rows = _emails().filter(to__in=[u.email for u in users])
+    assert set(rows.values_list("status", "attempts")) == {("pending", 1)}
+    assert all(error for error in rows.values_list("last_error", flat=True))

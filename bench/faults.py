@@ -12,6 +12,8 @@ restarts THE PostgreSQL server. --dry-run does everything except the stop/restar
     .venv/bin/python bench/faults.py stop-redis --dry-run
     .venv/bin/python bench/faults.py kill-upload         # kill -9 the web worker mid-upload ×20 (bench/upload_faults.py)
     .venv/bin/python bench/faults.py disk-full           # uploads into a tiny tmpfs MEDIA_ROOT (needs root to mount)
+    .venv/bin/python bench/faults.py hung-redis --db-url postgres://postgres@127.0.0.1:5432/bench_faults_outbox
+    .venv/bin/python bench/faults.py redeliver --db-url postgres://postgres@127.0.0.1:5432/bench_faults_outbox
 
 Each scenario drops and creates --db-url (bench_faults), flushes the Redis DB of --redis-url
 (DB 10), migrates and seeds the demo city (bench/load.py's harness: DEBUG off, plain HTTP on
@@ -39,6 +41,19 @@ stop-redis    The same scoring, spread over --duration seconds; --stop-at second
               `redis-cli shutdown nosave`, and --down seconds later starts Redis again with
               --redis-start. Scores must keep committing while Redis is down; afterwards the
               ranking must catch up (the sweep: the pending changes are in PostgreSQL).
+hung-redis    (issue 13, points 10-11) Starts a redis-server of its own on --own-redis-port
+              (never the machine's shared one) as the broker; scores --rate per second for
+              --phase seconds with Redis answering (baseline), then SIGSTOPs that redis-server
+              for --down seconds while as many scores go on, then SIGCONT. Reports the score
+              call's p50/p99 in both phases (and their ratio), then waits until every score's
+              notification e-mail is sent (the file e-mail backend writes them; each is counted
+              by its Message-ID: exactly once each) and the ranking includes every score.
+redeliver     (issue 13, point 12) Own redis-server too. Records an export job, holds its row
+              locked so the worker that takes it blocks inside it, kills the whole worker
+              (kill -9 of its process group) while it is in the job, restarts it after --down s
+              and measures until the job is done: Redis hands the unacknowledged job out again
+              after the visibility timeout (--visibility-timeout, default the settings').
+              The export sweep is switched off for this run, so only redelivery can finish it.
 restart-postgres
               Starts gunicorn too; --clients liaisons (threads with their own session) each
               submit --uploads tasks with one --upload-bytes PDF over HTTP; --restart-at
@@ -57,6 +72,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -89,12 +105,13 @@ log = load.log
 # -- setup ----------------------------------------------------------------------------------
 
 
-def setup(args, name):
+def setup(args, name, **extra_env):
     out_dir = Path(args.out_dir or tempfile.mkdtemp(prefix=f"bench_faults_{name}_"))
     out_dir.mkdir(parents=True, exist_ok=True)
+    args.out_dir = str(out_dir)
     media_root = Path(tempfile.mkdtemp(prefix="bench_faults_media_"))
     args.media_root = media_root
-    env = load.portal_env(args.db_url, args.redis_url, media_root, RANKING_SWEEP_EVERY=args.sweep_every)
+    env = load.portal_env(args.db_url, args.redis_url, media_root, RANKING_SWEEP_EVERY=args.sweep_every, **extra_env)
     log(f"{name}: output in {out_dir}; MEDIA_ROOT {media_root}; load average {os.getloadavg()}")
     log(f"recreating {args.db_url}, flushing {args.redis_url}, migrate + seed_demo ...")
     load.recreate_database(args.db_url)
@@ -630,6 +647,264 @@ def restart_postgres(args):
     return summarise("restart-postgres", facts, counts, ok, args, out_dir)
 
 
+# -- (d) a hung Redis (SIGSTOP) during scoring: issue 13, points 10 and 11 -----------------
+
+
+class OwnRedis:
+    """A redis-server of the bench's own on --own-redis-port (never the machine's shared one):
+    it is the one stopped with SIGSTOP. No persistence; its folder is removed at the end."""
+
+    def __init__(self, port, out_dir):
+        self.port = port
+        self.dir = Path(tempfile.mkdtemp(prefix="bench_faults_redis_"))
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        self.log = Path(out_dir) / "own-redis.log"
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.dir), "--logfile", str(self.log)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 10
+        while not redis_answers(self.url(0)):
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise SystemExit(f"own redis-server on port {port} did not start; see {self.log}")
+            time.sleep(0.1)
+
+    def url(self, db=1):
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def signal(self, sig):
+        os.kill(self.proc.pid, sig)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.signal(signal.SIGCONT)
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def delivered_messages(mail_dir):
+    """Message-IDs of the outbox e-mails the file backend wrote, with how often each was sent."""
+    ids = collections.Counter()
+    for path in Path(mail_dir).glob("*"):
+        for line in path.read_text("utf-8", "replace").splitlines():
+            if line.lower().startswith("message-id: <outbox-"):
+                ids[line.split(":", 1)[1].strip()] += 1
+    return ids
+
+
+def wait_emails_sent(expected, since, timeout):
+    """Wait until `expected` outbox rows written since `since` are sent (or none is pending
+    any more); (seconds taken or None, the rows by status)."""
+    from django.db.models import Count
+
+    from notices.models import OutgoingEmail
+
+    started = time.monotonic()
+    counts = {}
+    while time.monotonic() - started < timeout:
+        counts = dict(
+            OutgoingEmail.objects.filter(created_at__gte=since).values("status").annotate(n=Count("pk"))
+            .values_list("status", "n")
+        )
+        if counts.get("sent", 0) >= expected or (counts and not counts.get("pending")):
+            return time.monotonic() - started, counts
+        time.sleep(0.5)
+    return None, counts
+
+
+def hung_redis(args):
+    args.out_dir = args.out_dir or tempfile.mkdtemp(prefix="bench_faults_hung-redis_")
+    own = OwnRedis(args.own_redis_port, args.out_dir)
+    args.redis_url = own.url(1)
+    mail_dir = Path(args.out_dir) / "mail"
+    mail_dir.mkdir(parents=True, exist_ok=True)
+    stack = None
+    try:
+        out_dir, env, period = setup(
+            args, "hung-redis",
+            EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend", EMAIL_FILE_PATH=str(mail_dir),
+            OUTBOX_SWEEP_EVERY=args.sweep_every,
+        )
+        from django.contrib.auth import get_user_model
+        from django.db import connection
+        from django.utils import timezone
+
+        from chanjgai_portal import broker
+
+        per_phase = int(args.rate * args.phase)
+        checkins = pending_city_checkins(period, 2 * per_phase)
+        # The submitters get an address, so that every score sends one e-mail.
+        submitters = {c.submitted_by_id for c in checkins}
+        for user in get_user_model().objects.filter(pk__in=submitters):
+            get_user_model().objects.filter(pk=user.pk).update(email=f"{user.username}@bench.invalid")
+        log(f"{len(checkins)} check-ins pending city review ready; {len(submitters)} submitters with an address")
+        connection.close()
+        stack = load.Stack(env, out_dir, args.port)
+        stack.start_all(web=False)
+        settled, _r = load.wait_rankings(period, 60)
+        log(f"workers and beat up; rankings clean before scoring: {settled is not None}")
+        since = timezone.now()
+
+        log(f"baseline: {per_phase} scores at {args.rate}/s from {args.threads} threads, Redis answering")
+        baseline = score_all(checkins[:per_phase], args.threads, args.rate)
+
+        log(f"SIGSTOP of the own redis-server (pid {own.proc.pid}) for {args.down:.0f} s while {per_phase} more scores go on")
+        fault = {}
+
+        def faulter():
+            fault["stopped_at"] = time.monotonic()
+            if not args.dry_run:
+                own.signal(signal.SIGSTOP)
+            time.sleep(args.down)
+            if not args.dry_run:
+                own.signal(signal.SIGCONT)
+            fault["continued_at"] = time.monotonic()
+            log("SIGCONT: Redis answers again")
+
+        thread = threading.Thread(target=faulter, daemon=True)
+        thread.start()
+        time.sleep(0.2)
+        during = score_all(checkins[per_phase:], args.threads, per_phase / max(args.down - 1, 1))
+        fault["scores_done_at"] = time.monotonic()
+        fault["backing_off_after"] = broker.backing_off()
+        thread.join()
+        scores = baseline + during
+        last_score = max(s["at"] for s in scores if s)
+
+        log("waiting for every e-mail to be sent and the ranking to include every score")
+        confirmed = sum(1 for s in scores if s and s["ok"])
+        sent_s, outbox_counts = wait_emails_sent(confirmed, since, args.settle)
+        complete_at, counts, ok = final_checks(period, scores, since, args.settle)
+        time.sleep(2)  # a send still in flight would show as a second copy
+        delivered = delivered_messages(mail_dir)
+        from notices.models import OutgoingEmail
+
+        rows = OutgoingEmail.objects.filter(created_at__gte=since)
+        counts.update(
+            emails_expected=confirmed,
+            outbox_rows=rows.count(),
+            outbox_rows_by_status=dict(collections.Counter(rows.values_list("status", flat=True))),
+            emails_delivered=sum(delivered.values()),
+            emails_delivered_distinct=len(delivered),
+            emails_delivered_twice_or_more=sum(1 for n in delivered.values() if n > 1),
+        )
+        ok = ok and counts["outbox_rows"] == confirmed and counts["emails_delivered_distinct"] == confirmed and not counts["emails_delivered_twice_or_more"] and counts["emails_delivered"] == confirmed
+
+        def stats(items):
+            times = [s["s"] * 1000 for s in items if s]
+            return {"n": len(times), "p50_ms": round(load.pct(times, 50) or 0, 1), "p99_ms": round(load.pct(times, 99) or 0, 1),
+                    "max_ms": round(max(times), 1) if times else None}
+
+        base_stats, hang_stats = stats(baseline), stats(during)
+        facts = {
+            "scores": len(scores),
+            "redis_hung_s": seconds_between(fault["stopped_at"], fault["continued_at"]),
+            "score_call_baseline": base_stats,
+            "score_call_while_redis_hung": hang_stats,
+            "p99_ratio_hung_to_baseline": round(hang_stats["p99_ms"] / base_stats["p99_ms"], 2) if base_stats["p99_ms"] else None,
+            "scores_failed_for_caller": sum(1 for s in scores if s and not s["ok"]),
+            "bench_process_backing_off_at_end_of_hang": fault["backing_off_after"],
+            "last_score_to_all_emails_sent_s": None if sent_s is None else round(sent_s, 1),
+            "outbox_at_end": outbox_counts,
+            "last_score_to_ranking_complete_s": seconds_between(last_score, complete_at),
+        }
+    finally:
+        if stack is not None:
+            stack.stop_all()
+        own.stop()
+    return summarise("hung-redis", facts, counts, ok, args, out_dir)
+
+
+# -- (e) the whole worker killed mid-job: redelivery after the visibility timeout (point 12) --
+
+
+def redeliver(args):
+    args.out_dir = args.out_dir or tempfile.mkdtemp(prefix="bench_faults_redeliver_")
+    own = OwnRedis(args.own_redis_port, args.out_dir)
+    args.redis_url = own.url(1)
+    stack = lock = None
+    extra = {"EXPORT_SWEEP_GRACE": 10**9}  # only redelivery may restart the job, not the sweep
+    if args.visibility_timeout:
+        extra["CELERY_VISIBILITY_TIMEOUT"] = args.visibility_timeout
+    try:
+        out_dir, env, period = setup(args, "redeliver", **extra)
+        import psycopg2
+        from django.conf import settings
+        from django.contrib.auth import get_user_model
+        from django.db import connection
+
+        from scoring import exports
+        from scoring.models import ExportJob
+
+        visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+        city = get_user_model().objects.get(username="city")
+        job = ExportJob.objects.create(requester=city, kind=ExportJob.Kind.COMPLETION_MATRIX,
+                                       params={"period": str(period.pk)})
+        connection.close()
+        stack = load.Stack(env, out_dir, args.port)
+        stack.start_all(web=False)
+        log(f"workers up; visibility timeout {visibility} s; export job {job.pk}")
+
+        # Hold the job's row: the worker takes the job, starts it and blocks in its first write.
+        lock = psycopg2.connect(args.db_url)
+        with lock.cursor() as cur:
+            cur.execute("SELECT id FROM scoring_exportjob WHERE id = %s FOR UPDATE", [job.pk])
+        offset = stack.log_size("worker")
+        exports.enqueue_job(job.pk)
+        stack.wait_log("worker", "Task scoring.run_export_job[", offset, 30)
+        deadline = time.monotonic() + 30
+        blocked = False
+        while time.monotonic() < deadline and not blocked:
+            with lock.cursor() as cur:
+                cur.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                            "AND query ILIKE 'UPDATE %%scoring_exportjob%%'")
+                blocked = cur.fetchone()[0] > 0
+            time.sleep(0.05)
+        log(f"the worker is inside the job (blocked on the row: {blocked}); kill -9 of its process group")
+        killed_at = time.monotonic()
+        stack.kill("worker")
+        lock.rollback()
+        lock.close()
+        lock = None
+        time.sleep(args.down)
+        restart_at = time.monotonic()
+        stack.start_worker("worker")
+        log(f"worker restarted after {args.down:.0f} s; waiting (≤ {visibility + args.settle:.0f} s) for the job")
+        done_at = None
+        while time.monotonic() - killed_at < visibility + args.settle:
+            status = ExportJob.objects.filter(pk=job.pk).values_list("status", flat=True).first()
+            if status in (ExportJob.Status.DONE, ExportJob.Status.FAILED):
+                done_at = time.monotonic()
+                break
+            time.sleep(0.5)
+        connection.close()
+        job.refresh_from_db()
+        received = sum(1 for m in RECEIVED.finditer(stack.read_log("worker")) if m.group(1) == "scoring.run_export_job")
+        ok = job.status == ExportJob.Status.DONE and done_at is not None
+        facts = {
+            "visibility_timeout_s": visibility,
+            "worker_inside_the_job_when_killed": blocked,
+            "worker_down_s": seconds_between(killed_at, restart_at),
+            "kill_to_job_done_s": seconds_between(killed_at, done_at),
+            "restart_to_job_done_s": seconds_between(restart_at, done_at),
+            "job_received_by_workers": received,
+        }
+        counts = {"job_status": job.status, "job_rows": job.row_count, "file_written": bool(job.file)}
+    finally:
+        if lock is not None:
+            lock.close()
+        if stack is not None:
+            stack.stop_all()
+        own.stop()
+    return summarise("redeliver", facts, counts, ok, args, out_dir)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     common = argparse.ArgumentParser(add_help=False)
@@ -676,6 +951,21 @@ def main():
 
     slow_clients.add_parser(sub, common, setup)
     upload_faults.add_parsers(sub, common)
+
+    d = sub.add_parser("hung-redis", parents=[common],
+                       help="SIGSTOP the bench's own redis-server for --down s while scores go on")
+    d.add_argument("--rate", type=float, default=5, help="scores per second in each phase (default 5)")
+    d.add_argument("--phase", type=float, default=30, help="seconds of the baseline phase (default 30)")
+    d.add_argument("--threads", type=int, default=4)
+    d.add_argument("--down", type=float, default=30, help="seconds Redis stays stopped (default 30)")
+    d.add_argument("--own-redis-port", type=int, default=18550, help="port of the bench's own redis-server")
+    d.set_defaults(run=hung_redis)
+
+    e = sub.add_parser("redeliver", parents=[common], help="kill -9 the whole worker inside a job")
+    e.add_argument("--down", type=float, default=5, help="seconds before the worker is restarted (default 5)")
+    e.add_argument("--visibility-timeout", type=int, help="CELERY_VISIBILITY_TIMEOUT (default: the settings')")
+    e.add_argument("--own-redis-port", type=int, default=18551, help="port of the bench's own redis-server")
+    e.set_defaults(run=redeliver)
 
     args = parser.parse_args()
     return args.run(args)

@@ -6,25 +6,64 @@ picked up. So an enqueue is only a way of doing that work sooner, and losing one
 delay, never data. What it must not cost is the request: a Redis that is stopped (SIGSTOP),
 behind a dead NAT or overloaded accepts the TCP connection and then never answers.
 
-`attempt(fn)` runs one enqueue. The broker's sockets time out after REDIS_TIMEOUT seconds
-(settings.CELERY_BROKER_TRANSPORT_OPTIONS) and `enqueue` publishes without kombu's publish
-retries, so a hung Redis costs one request about REDIS_TIMEOUT once. After a failure the
-process stops trying for BROKER_BACKOFF seconds: every enqueue in that window returns at
-once, and the sweeps do the work when Redis is back. The state is per process (each
-gunicorn worker finds out for itself, once).
+`attempt(fn)` runs one enqueue. `enqueue` publishes through a producer pool of its own
+whose sockets time out after REDIS_TIMEOUT seconds (connect, read, write), without kombu's
+publish or connection retries, so a hung Redis costs one request about REDIS_TIMEOUT once.
+After a failure the process stops trying for BROKER_BACKOFF seconds: every enqueue in that
+window returns at once, and the sweeps do the work when Redis is back. The state is per
+process (each gunicorn worker finds out for itself, once).
+
+Only publishing gets the short timeouts. A Celery worker's own connection (BRPOP, acks) must
+ride out a hung Redis rather than time out: with a 1 s socket timeout there, a worker whose
+ack timed out during a 30 s SIGSTOP stopped consuming for good (bench/faults.py hung-redis).
 """
 
 import logging
+import os
 import threading
 import time
 
 from django.conf import settings
+from kombu.pools import ProducerPool
 
 logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 # time.monotonic() until which enqueues are skipped; 0 when the broker is believed up.
 _skip_until = 0.0
+# Producers on connections with the short timeouts (made on first use, per process).
+_producers = None
+
+
+def _forget_pool():
+    global _producers
+    _producers = None
+
+
+# A pool's sockets must not be shared with a forked child (gunicorn, Celery's prefork pool).
+os.register_at_fork(after_in_child=_forget_pool)
+
+
+def publish_transport_options():
+    """The broker options of request-path publishing: short socket timeouts, no retries."""
+    return {
+        "socket_timeout": settings.REDIS_TIMEOUT,
+        "socket_connect_timeout": settings.REDIS_TIMEOUT,
+        "max_retries": 0,
+    }
+
+
+def producers():
+    """The process's pool of producers for request-path publishing."""
+    global _producers
+    with _lock:
+        if _producers is None:
+            from chanjgai_portal.celery import app
+
+            connection = app.connection_for_write(transport_options=publish_transport_options())
+            limit = app.conf.broker_pool_limit
+            _producers = ProducerPool(connection.Pool(limit=limit), limit=limit)
+        return _producers
 
 
 def _eager():
@@ -39,10 +78,14 @@ def backing_off():
 
 
 def reset():
-    """Forget an earlier broker failure (tests; a process that knows the broker is back)."""
-    global _skip_until
+    """Forget an earlier broker failure and the pooled connections (tests: a new broker URL)."""
+    global _skip_until, _producers
     with _lock:
         _skip_until = 0.0
+        if _producers is not None:
+            _producers.connections.force_close_all()
+            _producers.force_close_all()
+        _producers = None
 
 
 def attempt(fn, what="job"):
@@ -59,19 +102,28 @@ def attempt(fn, what="job"):
     try:
         fn()
         return True
-    except Exception:  # noqa: BLE001 - any broker failure; the work is recorded in PostgreSQL
+    except Exception as error:  # noqa: BLE001 - any broker failure; the work is recorded in PostgreSQL
         if _eager():
             logger.exception("The inline %s failed; its sweep will retry it", what)
             return False
         with _lock:
             _skip_until = time.monotonic() + settings.BROKER_BACKOFF
-        logger.exception(
-            "Could not enqueue %s; not trying again for %s s (the sweep will run it)", what, settings.BROKER_BACKOFF
+        # One line, not a traceback: during an outage every process logs this every window.
+        logger.warning(
+            "Could not enqueue %s (%s: %s); not trying again for %s s, the sweep will run it",
+            what, error.__class__.__name__, error, settings.BROKER_BACKOFF,
         )
         return False
 
 
 def enqueue(task, args=(), what=None, **options):
-    """`task.apply_async(args, **options)` through `attempt`, without kombu's publish retries
-    (each retry would wait another socket timeout on a hung broker)."""
-    return attempt(lambda: task.apply_async(args, retry=False, **options), what=what or task.name)
+    """`task.apply_async(args, **options)` through `attempt`, on a producer with the short
+    timeouts and without kombu's publish retries (each would wait another timeout)."""
+
+    def publish():
+        if task.app.conf.task_always_eager:
+            return task.apply_async(args, **options)
+        with producers().acquire(block=True, timeout=settings.REDIS_TIMEOUT) as producer:
+            return task.apply_async(args, producer=producer, retry=False, **options)
+
+    return attempt(publish, what=what or task.name)

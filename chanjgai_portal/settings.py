@@ -409,10 +409,12 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Enqueueing must never hang a web request when Redis is stopped, hung (SIGSTOP: the kernel
-# still accepts the TCP connection, nothing ever answers) or unreachable: every socket to
-# Redis times out after REDIS_TIMEOUT seconds, and the request paths publish once, without
-# kombu's publish retries, through chanjgai_portal.broker (which then stops trying for
-# BROKER_BACKOFF seconds). What was to be enqueued is in PostgreSQL and a beat sweep runs it.
+# still accepts the TCP connection, nothing ever answers) or unreachable: request paths
+# publish through chanjgai_portal.broker, on connections whose sockets time out after
+# REDIS_TIMEOUT seconds, once, without kombu's retries, and then stop trying for
+# BROKER_BACKOFF seconds. What was to be enqueued is in PostgreSQL and a beat sweep runs it.
+# The workers' own connections keep no read timeout: they wait out a hung Redis (with one,
+# a worker whose ack timed out stopped consuming); kombu's health checks cover dead peers.
 REDIS_TIMEOUT = float(os.environ.get("REDIS_TIMEOUT", "1"))
 BROKER_BACKOFF = float(os.environ.get("BROKER_BACKOFF", "5"))
 # How long a job a worker has taken (acks_late: not yet acknowledged) may stay unfinished
@@ -426,15 +428,14 @@ BROKER_BACKOFF = float(os.environ.get("BROKER_BACKOFF", "5"))
 # idempotent, and what is recorded in PostgreSQL (rankings, e-mails, exports) is swept sooner.
 CELERY_VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "300"))
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "socket_timeout": REDIS_TIMEOUT,
     "socket_connect_timeout": REDIS_TIMEOUT,
     "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
     # The worker looks for jobs of dead workers every unacked_restore_interval seconds
     # (throttle 1: every look scans), so one is redelivered at most ~10 s after its timeout.
     "unacked_restore_interval": 10,
     "unacked_restore_throttle": 1,
-    # Connecting (not publishing): give up at the first failure.
-    "max_retries": 0,
+    # Connecting: two quick retries (request paths: none, chanjgai_portal.broker).
+    "max_retries": 2,
     "interval_start": 0,
     "interval_step": 0.2,
 }

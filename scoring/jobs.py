@@ -83,16 +83,19 @@ def schedule_recompute(period_id):
         return
     from .tasks import recompute_rankings
 
-    def enqueue():
-        if recompute_rankings.app.conf.task_always_eager:
-            recompute_rankings.delay(period_id)
-            return
+    what = f"the ranking job of period {period_id}"
+    if recompute_rankings.app.conf.task_always_eager:
+        broker.attempt(lambda: recompute_rankings.delay(period_id), what=what)
+        return
+    countdown = {}
+
+    def claim():
         client = redis_client()
         if client.set(queued_key(period_id), "1", nx=True, ex=60):
-            countdown = settings.RANKING_MIN_INTERVAL if client.exists(recent_key(period_id)) else 0
-            recompute_rankings.apply_async((period_id,), countdown=countdown, retry=False)
+            countdown["s"] = settings.RANKING_MIN_INTERVAL if client.exists(recent_key(period_id)) else 0
 
-    broker.attempt(enqueue, what=f"the ranking job of period {period_id}")
+    if broker.attempt(claim, what=what) and countdown:
+        broker.enqueue(recompute_rankings, (period_id,), what=what, countdown=countdown["s"])
 
 
 @contextlib.contextmanager

@@ -76,6 +76,7 @@ def celery_broker(url):
     old_eager = set_celery_eager(False)
     _reset_pools()
     conf.CELERY_BROKER_URL = conf.broker_url = url
+    broker.reset()
     try:
         with override_settings(REDIS_URL=url):
             yield

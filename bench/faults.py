@@ -858,14 +858,19 @@ def redeliver(args):
         offset = stack.log_size("worker")
         exports.enqueue_job(job.pk)
         stack.wait_log("worker", "Task scoring.run_export_job[", offset, 30)
+        # Asked on a connection of its own: within the lock's transaction pg_stat_activity
+        # would show the same snapshot every time.
+        watcher = psycopg2.connect(args.db_url)
+        watcher.autocommit = True
         deadline = time.monotonic() + 30
         blocked = False
         while time.monotonic() < deadline and not blocked:
-            with lock.cursor() as cur:
+            with watcher.cursor() as cur:
                 cur.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                             "AND query ILIKE 'UPDATE %%scoring_exportjob%%'")
                 blocked = cur.fetchone()[0] > 0
             time.sleep(0.05)
+        watcher.close()
         log(f"the worker is inside the job (blocked on the row: {blocked}); kill -9 of its process group")
         killed_at = time.monotonic()
         stack.kill("worker")

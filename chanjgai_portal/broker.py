@@ -26,6 +26,8 @@ import time
 from django.conf import settings
 from kombu.pools import ProducerPool
 
+from chanjgai_portal.celery import app
+
 logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
@@ -58,8 +60,6 @@ def producers():
     global _producers
     with _lock:
         if _producers is None:
-            from chanjgai_portal.celery import app
-
             connection = app.connection_for_write(transport_options=publish_transport_options())
             limit = app.conf.broker_pool_limit
             _producers = ProducerPool(connection.Pool(limit=limit), limit=limit)
@@ -67,8 +67,6 @@ def producers():
 
 
 def _eager():
-    from chanjgai_portal.celery import app
-
     return bool(app.conf.task_always_eager)
 
 

@@ -747,6 +747,8 @@ ADMIN_NO_RIGHTS = {
     "notices.notice",
     "notices.need",
     "notices.examplecase",
+    # the e-mail outbox: superusers only (addresses and texts of every city)
+    "notices.outgoingemail",
     # django-axes' login attempt logs
     "axes.accessattempt",
     "axes.accessfailurelog",

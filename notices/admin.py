@@ -21,7 +21,7 @@ class NotificationAdmin(ScopedChoicesMixin, admin.ModelAdmin):
 
 
 @admin.register(OutgoingEmail)
-class OutgoingEmailAdmin(admin.ModelAdmin):
+class OutgoingEmailAdmin(ScopedChoicesMixin, admin.ModelAdmin):
     """The e-mail outbox, read-only and for superusers only (addresses and texts of every
     city): what is waiting, what was sent, what was given up and why."""
 

@@ -14,6 +14,7 @@ restarts THE PostgreSQL server. --dry-run does everything except the stop/restar
     .venv/bin/python bench/faults.py disk-full           # uploads into a tiny tmpfs MEDIA_ROOT (needs root to mount)
     .venv/bin/python bench/faults.py hung-redis --db-url postgres://postgres@127.0.0.1:5432/bench_faults_outbox
     .venv/bin/python bench/faults.py redeliver --db-url postgres://postgres@127.0.0.1:5432/bench_faults_outbox
+    .venv/bin/python bench/faults.py lost-answers --db-url postgres://postgres@127.0.0.1:5432/bench_idem --port 19000
 
 Each scenario drops and creates --db-url (bench_faults), flushes the Redis DB of --redis-url
 (DB 10), migrates and seeds the demo city (bench/load.py's harness: DEBUG off, plain HTTP on
@@ -64,6 +65,10 @@ restart-postgres
 slow-clients  Issue 13, point 15 (bench/slow_clients.py): gunicorn reached directly while 0, 4,
               16, 64, 256 connections stall a request body; p50/p99 of liaisons' dashboards,
               the old threaded config against the gevent one, and when stalled ones are dropped.
+lost-answers  Issue 13, point 14 (bench/idempotency_faults.py): county approve / city score POSTs
+              over HTTP whose answer the client loses (request sent, socket closed unread), then
+              retried with the same Idempotency-Key (200, replayed) and, as the baseline, without
+              one (409); counts duplicate ReviewEvents and the latency cost of a key.
 """
 
 import argparse
@@ -83,6 +88,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import load  # noqa: E402  bench/load.py: the database, the stack and the consistency checks
+import idempotency_faults  # noqa: E402  bench/idempotency_faults.py: lost-answers (issue 13, point 14)
 import slow_clients  # noqa: E402  the slow-clients scenario
 import upload_faults  # noqa: E402  bench/upload_faults.py: kill-upload and disk-full (issue 13)
 
@@ -956,6 +962,7 @@ def main():
 
     slow_clients.add_parser(sub, common, setup)
     upload_faults.add_parsers(sub, common)
+    idempotency_faults.add_parser(sub, common)
 
     d = sub.add_parser("hung-redis", parents=[common],
                        help="SIGSTOP the bench's own redis-server for --down s while scores go on")

@@ -21,6 +21,7 @@ import os
 from types import SimpleNamespace
 
 import pytest
+from django.core.cache import cache
 
 from chanjgai_portal import broker
 from chanjgai_portal.celery import app as celery_app
@@ -212,3 +213,11 @@ def live_server_media_url():
 
     with override_settings(MEDIA_URL="http://media.invalid/"):
         yield
+
+
+@pytest.fixture
+def fresh_throttles():
+    """API throttle counters live in the cache, which outlives a test: cleared before and after."""
+    cache.clear()
+    yield
+    cache.clear()

@@ -6,7 +6,6 @@ import re
 import threading
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
@@ -18,13 +17,8 @@ from . import factories as f
 
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 
+pytestmark = pytest.mark.usefixtures("fresh_throttles")
 
-@pytest.fixture(autouse=True)
-def _fresh_throttles():
-    """Throttle counters live in the cache, which outlives a test."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def api_client(user=None):

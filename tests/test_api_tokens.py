@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
-from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -27,14 +26,8 @@ CHINESE = re.compile(r"[\u4e00-\u9fff]")
 NEW_PASSWORD = "Huaihai-Gongjiang-2026"
 NO_SUCH_ACCOUNT = "本市没有这个用户名的账号"
 
-pytestmark = pytest.mark.usefixtures("fast_password_hashes")
+pytestmark = pytest.mark.usefixtures("fast_password_hashes", "fresh_throttles")
 
-
-@pytest.fixture(autouse=True)
-def _fresh_throttles():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

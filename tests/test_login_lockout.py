@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 from axes.models import AccessAttempt
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.test import Client
 from django.urls import reverse
@@ -25,15 +24,8 @@ OTHER = "10.7.0.2"
 NO_SUCH_ACCOUNT = "本市没有这个用户名的账号"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_throttles():
-    """The API's per-minute throttle counts live in the cache, which outlives a test."""
-    cache.clear()
-    yield
-    cache.clear()
 
-
-pytestmark = pytest.mark.usefixtures("fast_password_hashes")
+pytestmark = pytest.mark.usefixtures("fast_password_hashes", "fresh_throttles")
 
 
 def web_login(username, password, ip=HOME, client=None):

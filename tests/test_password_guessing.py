@@ -4,7 +4,6 @@ the token endpoint answers the demo password exactly as any wrong one (issue 13,
 
 import pytest
 from axes.models import AccessAttempt
-from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -18,14 +17,8 @@ HOME = "10.7.0.1"
 OTHER = "10.7.0.2"
 NEW_PASSWORD = "Huaihai-Gongjiang-2026"
 
-pytestmark = pytest.mark.usefixtures("fast_password_hashes")
+pytestmark = pytest.mark.usefixtures("fast_password_hashes", "fresh_throttles")
 
-
-@pytest.fixture(autouse=True)
-def _fresh_throttles():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def logged_in_client(user, ip=HOME):

@@ -466,6 +466,9 @@ RANKING_MIN_INTERVAL = float(os.environ.get("RANKING_MIN_INTERVAL", "0.5"))
 RANKING_SWEEP_GRACE = float(os.environ.get("RANKING_SWEEP_GRACE", "5"))
 # Postgres work_mem for ranking jobs only: a province's window sorts fit in memory.
 RANKING_WORK_MEM = os.environ.get("RANKING_WORK_MEM", "64MB")
+# Seconds between the housekeeping sweeps (stale uploads, old exports, staged files, expired
+# tokens, old idempotency keys).
+HOUSEKEEPING_EVERY = float(os.environ.get("HOUSEKEEPING_EVERY", "3600"))
 CELERY_BEAT_SCHEDULE = {
     "sweep-pending-ranking-changes": {
         "task": "scoring.sweep_pending_recomputes",
@@ -477,16 +480,16 @@ CELERY_BEAT_SCHEDULE = {
     },
     "discard-stale-import-uploads": {
         "task": "enterprises.discard_stale_import_uploads",
-        "schedule": float(os.environ.get("HOUSEKEEPING_EVERY", "3600")),
+        "schedule": HOUSEKEEPING_EVERY,
     },
     "remove-old-export-files": {
         "task": "scoring.remove_old_export_files",
-        "schedule": float(os.environ.get("HOUSEKEEPING_EVERY", "3600")),
+        "schedule": HOUSEKEEPING_EVERY,
     },
     # Staged files of submissions that never committed, and leftovers in FILE_UPLOAD_TEMP_DIR.
     "sweep-staged-evidence-files": {
         "task": "tasks.sweep_staged_evidence_files",
-        "schedule": float(os.environ.get("HOUSEKEEPING_EVERY", "3600")),
+        "schedule": HOUSEKEEPING_EVERY,
     },
     # Files no row names and rows whose file is gone, logged as warnings (reads the whole
     # storage: once a day by default).
@@ -496,11 +499,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "delete-expired-api-tokens": {
         "task": "enterprises.delete_expired_api_tokens",
-        "schedule": float(os.environ.get("HOUSEKEEPING_EVERY", "3600")),
+        "schedule": HOUSEKEEPING_EVERY,
     },
     "remove-old-idempotency-keys": {
         "task": "idempotency.remove_old_keys",
-        "schedule": float(os.environ.get("HOUSEKEEPING_EVERY", "3600")),
+        "schedule": HOUSEKEEPING_EVERY,
     },
     # The notification e-mails no job sent (Redis down, a job lost) and those due for a retry.
     "send-due-emails": {

@@ -24,9 +24,7 @@ from django.utils.translation import gettext as _
 from django.shortcuts import render
 from django.views import defaults
 
-from tasks.upload_handlers import storage_full_message
-
-from .storage import is_storage_full
+from .storage import is_storage_full, storage_full_message
 
 API_PREFIX = "/api/"
 RETRY_AFTER_SECONDS = 30

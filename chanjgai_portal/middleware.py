@@ -2,10 +2,9 @@
 
 from django.shortcuts import render
 
-from tasks.upload_handlers import storage_full_message
 from tasks.workflow import WorkflowError
 
-from .storage import is_storage_full
+from .storage import is_storage_full, storage_full_message
 
 
 class DomainErrorMiddleware:

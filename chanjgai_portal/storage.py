@@ -12,6 +12,7 @@ import errno
 import os
 
 from django.core.files.storage import FileSystemStorage
+from django.utils.translation import gettext as _
 
 # The errors that mean "no room": the disk (ENOSPC), the user's quota (EDQUOT), a file-size
 # limit (EFBIG, e.g. ulimit -f).
@@ -29,6 +30,14 @@ class StorageFull(OSError):
 def is_storage_full(error):
     """Whether `error` (any exception) says the storage has no room left."""
     return isinstance(error, OSError) and error.errno in FULL_ERRNOS
+
+
+def storage_full_message():
+    """What the uploader is told (site page, API detail, a stopped upload) when nothing was saved."""
+    return _(
+        "The server's storage is full, so nothing was saved. "
+        "Please try again later, or tell the city reform office."
+    )
 
 
 class DurableFileSystemStorage(FileSystemStorage):

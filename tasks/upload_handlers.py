@@ -29,7 +29,7 @@ from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
-from chanjgai_portal.storage import is_storage_full
+from chanjgai_portal.storage import is_storage_full, storage_full_message
 
 REFUSAL_ATTRIBUTE = "_upload_refusal"
 
@@ -136,13 +136,6 @@ def stop_upload(request, input_data, message, status):
     while input_data.read(DRAIN_CHUNK_BYTES):
         pass
     raise StopUpload(connection_reset=True)
-
-
-def storage_full_message():
-    return _(
-        "The server's storage is full, so nothing was saved. "
-        "Please try again later, or tell the city reform office."
-    )
 
 
 def upload_temp_dir():

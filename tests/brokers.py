@@ -3,6 +3,7 @@ answers (as a SIGSTOPped one does: the kernel still completes the TCP handshake)
 switch that points the project's Celery app (and REDIS_URL) at such a broker."""
 
 import contextlib
+import os
 import socket
 import threading
 
@@ -14,9 +15,11 @@ from chanjgai_portal.celery import app as celery_app
 
 from .conftest import set_celery_eager
 
-# Ports of this test suite's own fake servers (the "outbox" helper's range).
-HUNG_REDIS_PORT = 18520
-NOTHING_LISTENS_PORT = 18521
+# Ports of this test suite's own fake servers. TEST_FAKE_PORT_BASE moves them, so that two
+# checkouts can run the suite side by side on one machine.
+_PORT_BASE = int(os.environ.get("TEST_FAKE_PORT_BASE", "18520"))
+HUNG_REDIS_PORT = _PORT_BASE
+NOTHING_LISTENS_PORT = _PORT_BASE + 1
 
 
 class HungRedis:

@@ -20,6 +20,7 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
+# The runtime set only: test and development tools are in requirements-dev.txt.
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 

@@ -6,7 +6,10 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# Two stamps, one .venv: `make run` needs only the runtime set (requirements.txt); `make test`
+# and `make lint` add the test and development tools (requirements-dev.txt, which includes it).
 STAMP := $(VENV)/.requirements-installed
+DEV_STAMP := $(VENV)/.requirements-dev-installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_PASSWORD ?= demo12345
@@ -21,7 +24,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 # The worker and beat need a broker; `make run` uses the same one only if REDIS_URL is set.
 WORKER_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: help run serve setup venv migrate seed test worker beat messages lint clean
+.PHONY: help run serve setup venv venv-dev migrate seed test worker beat messages lint clean
 
 help:
 	@echo "make run       demo: venv + requirements + migrate + seed_demo + runserver on http://$(HOST):$(PORT)"
@@ -29,18 +32,23 @@ help:
 	@echo "make worker    Celery worker (REDIS_URL, default $(WORKER_REDIS_URL))"
 	@echo "make beat      Celery beat"
 	@echo "make messages  compile the zh_Hans translations (needs gettext's msgfmt)"
-	@echo "make lint      Django system checks and a check for missing migrations"
+	@echo "make lint      ruff, import-linter (the layers of apps), Django system checks, no missing migration"
 
 venv: $(STAMP)
+venv-dev: $(DEV_STAMP)
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
 	$(PYTHON) -m venv $(VENV)
 
-# Reinstall only when requirements.txt changed since the last install.
+# Reinstall only when a requirements file changed since the last install.
 $(STAMP): requirements.txt | $(PY)
 	$(PY) -m pip install --quiet -r requirements.txt
 	@touch $(STAMP)
+
+$(DEV_STAMP): requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $(DEV_STAMP)
 
 # The demo: SQLite file db.sqlite3 and eager Celery unless DATABASE_URL / REDIS_URL are set.
 run: export DEBUG = 1
@@ -62,7 +70,7 @@ test: export DATABASE_URL := $(or $(DATABASE_URL),$(TEST_DATABASE_URL))
 test: export REDIS_URL := $(or $(REDIS_URL),$(TEST_REDIS_URL))
 test: export DEBUG := $(or $(DEBUG),1)
 test: export SECRET_KEY := $(or $(SECRET_KEY),test-only-secret-key)
-test: venv
+test: venv-dev
 	@$(MAKE) --no-print-directory messages-if-possible
 	@echo "Testing on DATABASE_URL=$$DATABASE_URL REDIS_URL=$$REDIS_URL"
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -89,7 +97,7 @@ messages-if-possible:
 	fi
 
 lint: export DEBUG = 1
-lint: venv
+lint: venv-dev
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
 

@@ -569,7 +569,7 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 
 # --- django-import-export ---------------------------------------------------------
 IMPORT_EXPORT_USE_TRANSACTIONS = True
-# The resources escape = + - @ themselves (enterprises/resources.py): the built-in
+# The resources escape = + - @ themselves (spreadsheets/cells.py): the built-in
 # escaping of 4.4 turns every cell, numbers included, into text.
 IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = False
 IMPORT_EXPORT_ESCAPE_ILLEGAL_CHARS_ON_EXPORT = True

@@ -38,13 +38,14 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from scoring.jobs import mark_enterprises_changed
+from spreadsheets.cells import FORMULA_PREFIXES
 from tasks import moves
 from tasks.models import Indicator
 from tasks.resources import IndicatorResource
 
 from . import credit_code, scoping
 from .models import Enterprise, Profile, Region
-from .resources import FORMULA_PREFIXES, EnterpriseResource
+from .resources import EnterpriseResource
 
 User = get_user_model()
 

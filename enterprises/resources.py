@@ -1,7 +1,7 @@
 """Spreadsheet import and export of enterprises (django-import-export), with Chinese headers.
 
-Also home of the pieces every spreadsheet of the portal shares: formula escaping and the
-widgets for choices, yes/no and regions, so the task library and the rankings use them too.
+Also home of the widgets for choices, yes/no and regions, so the task library uses them too;
+formula escaping is spreadsheets.cells.
 """
 
 from django.utils.encoding import force_str
@@ -9,37 +9,15 @@ from django.utils import translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources, widgets
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db.models import OuterRef, Subquery
 
+from spreadsheets.cells import FORMULA_PREFIXES, SpreadsheetSafeMixin
 from tasks import moves
 
 from .credit_code import is_valid as is_valid_credit_code
 from .models import Enterprise, Profile, Region
-
-# A cell starting with one of these is run as a formula by Excel/LibreOffice (CSV and
-# formula injection, OWASP); tab and carriage return can hide such a prefix.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(value):
-    """Text for a spreadsheet cell: formula-like text is quoted with a leading apostrophe
-    and characters that XLSX cannot store are dropped. Numbers and dates pass unchanged."""
-    if not isinstance(value, str):
-        return value
-    value = ILLEGAL_CHARACTERS_RE.sub("", value)
-    if value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
-class SpreadsheetSafeMixin:
-    """Escapes every exported cell with spreadsheet_safe(); mix in before ModelResource."""
-
-    def export_field(self, field, instance, **kwargs):
-        return spreadsheet_safe(super().export_field(field, instance, **kwargs))
 
 
 class ChoicesWidget(widgets.Widget):

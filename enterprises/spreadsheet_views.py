@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from scoring import selectors
-from scoring.resources import XLSX_CONTENT_TYPE
+from spreadsheets.cells import XLSX_CONTENT_TYPE
 from tasks.upload_handlers import upload_refusal
 
 from . import imports

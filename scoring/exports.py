@@ -28,7 +28,7 @@ from django.utils.encoding import force_str
 from django.utils.translation import gettext as _
 
 from enterprises.models import Enterprise, Profile
-from enterprises.resources import spreadsheet_safe
+from spreadsheets.cells import spreadsheet_safe
 from tasks.evidence_files import staged_files
 from tasks.models import Assignment, AssignmentState, Indicator
 

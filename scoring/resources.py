@@ -13,11 +13,10 @@ from django.utils.translation import pgettext_lazy
 from import_export import fields, resources
 from openpyxl import load_workbook
 
-from enterprises.resources import SpreadsheetSafeMixin
+from spreadsheets.cells import SpreadsheetSafeMixin
 
 from .models import CountyRanking, EnterpriseRanking
 
-XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PERCENT_FORMAT = "0.00%"
 POINTS_FORMAT = "0.00"
 

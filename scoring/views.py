@@ -14,13 +14,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from chanjgai_portal.paginator import TwoEndedPaginator
+from spreadsheets.cells import XLSX_CONTENT_TYPE
 from tasks.models import AssignmentState, Indicator
 
 from . import exports, selectors, services
 from .engine import county_score
 from .forms import ScoringRuleForm
 from .models import ExportJob, ScoringRule, TieMethod
-from .resources import XLSX_CONTENT_TYPE
 
 ENTERPRISES_PER_PAGE = 50
 

@@ -8,7 +8,8 @@ from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources, widgets
 
 from enterprises.models import Enterprise, Profile, Region
-from enterprises.resources import FORMULA_PREFIXES, ChoicesWidget, RegionWidget, SpreadsheetSafeMixin, YesNoWidget
+from enterprises.resources import ChoicesWidget, RegionWidget, YesNoWidget
+from spreadsheets.cells import FORMULA_PREFIXES, SpreadsheetSafeMixin
 
 from .models import Indicator
 

@@ -96,8 +96,10 @@ messages-if-possible:
 		echo "warning: gettext (msgfmt) is not installed and no compiled .mo exists: the UI will be in English."; \
 	fi
 
+# ruff and import-linter read pyproject.toml; the Django checks need no database.
 lint: export DEBUG = 1
 lint: venv-dev
+	$(VENV)/bin/ruff check .
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
 

@@ -87,10 +87,10 @@ from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import load  # noqa: E402  bench/load.py: the database, the stack and the consistency checks
-import idempotency_faults  # noqa: E402  bench/idempotency_faults.py: lost-answers (issue 13, point 14)
-import slow_clients  # noqa: E402  the slow-clients scenario
-import upload_faults  # noqa: E402  bench/upload_faults.py: kill-upload and disk-full (issue 13)
+import load  # bench/load.py: the database, the stack and the consistency checks
+import idempotency_faults  # bench/idempotency_faults.py: lost-answers (issue 13, point 14)
+import slow_clients  # the slow-clients scenario
+import upload_faults  # bench/upload_faults.py: kill-upload and disk-full (issue 13)
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bench_faults"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/10"
@@ -213,7 +213,7 @@ def score_all(checkins, threads, rate, on_progress=None):
                 try:
                     services.score(city, checkin, points, "bench faults")
                     ok, error = True, None
-                except Exception as exc:  # noqa: BLE001 - counted and reported
+                except Exception as exc:  # counted and reported
                     ok, error = False, f"{exc.__class__.__name__}: {str(exc)[:200]}"
                     connection.close()
                 results[k] = {"checkin": checkin.pk, "points": str(points), "ok": ok, "error": error,
@@ -380,7 +380,7 @@ def redis_answers(redis_url):
 
     try:
         return bool(redis.Redis.from_url(redis_url, socket_timeout=1, socket_connect_timeout=1).ping())
-    except Exception:  # noqa: BLE001 - down is an answer too
+    except Exception:  # down is an answer too
         return False
 
 

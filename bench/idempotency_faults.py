@@ -326,7 +326,7 @@ def lost_answers(args):
             from django.db import connections
 
             connections.close_all()
-        except Exception:  # noqa: BLE001  Django may not be set up yet
+        except Exception:  # Django may not be set up yet
             pass
         if not args.keep_db:
             drop_database(args.db_url)

@@ -114,13 +114,13 @@ def service_versions(db_url, redis_url):
         with psycopg2.connect(db_url) as conn, conn.cursor() as cur:
             cur.execute("SHOW server_version")
             out["postgres"] = cur.fetchone()[0]
-    except Exception as exc:  # noqa: BLE001 - informational only
+    except Exception as exc:  # informational only
         out["postgres"] = f"? ({exc.__class__.__name__})"
     try:
         import redis
 
         out["redis"] = redis.Redis.from_url(redis_url, socket_timeout=2).info("server")["redis_version"]
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         out["redis"] = f"? ({exc.__class__.__name__})"
     try:
         import django

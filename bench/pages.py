@@ -183,11 +183,11 @@ def main():
             + (["--only", args.only] if args.only else []),
             cwd=ROOT, env=env, capture_output=True, text=True,
         )
-        sys.stdout.write("\n".join(l for l in proc.stdout.splitlines() if not l.startswith("RESULT ")) + "\n")
+        sys.stdout.write("\n".join(line for line in proc.stdout.splitlines() if not line.startswith("RESULT ")) + "\n")
         if proc.returncode != 0:
             sys.stderr.write(proc.stderr[-4000:])
             raise SystemExit(f"child failed for {url}")
-        result = json.loads(next(l for l in proc.stdout.splitlines() if l.startswith("RESULT "))[7:])
+        result = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("RESULT "))[7:])
         result.update(db_url=url, load_before=load)
         all_results.append(result)
 

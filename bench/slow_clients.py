@@ -263,7 +263,7 @@ def slow_clients(args, setup):
     m = load.machine_info()
     print(f"machine: nproc {m['nproc']}, {m.get('cpu', '?')}, memory {m.get('MemTotal', '?')}, "
           f"load averages {m['loadavg']}; {load.service_versions(args.db_url, args.redis_url)}")
-    print(f"| config | stalled | answered | failed | p50 ms | p99 ms | max ms | req/s | PG conns max | stalled still open | answers again after |")
+    print("| config | stalled | answered | failed | p50 ms | p99 ms | max ms | req/s | PG conns max | stalled still open | answers again after |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['config']} | {r['stalled']} | {r['answered']} | {r['failed']} {r['failures'] or ''} | "

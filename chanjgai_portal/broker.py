@@ -100,7 +100,7 @@ def attempt(fn, what="job"):
     try:
         fn()
         return True
-    except Exception as error:  # noqa: BLE001 - any broker failure; the work is recorded in PostgreSQL
+    except Exception as error:  # any broker failure; the work is recorded in PostgreSQL
         if _eager():
             logger.exception("The inline %s failed; its sweep will retry it", what)
             return False

@@ -20,7 +20,7 @@ def check_digit(first17):
     first17 = first17.upper()
     if len(first17) != 17 or any(ch not in _VALUE for ch in first17):
         raise ValueError(f"expected 17 characters of {ALPHABET!r}, got {first17!r}")
-    total = sum(_VALUE[ch] * weight for ch, weight in zip(first17, WEIGHTS))
+    total = sum(_VALUE[ch] * weight for ch, weight in zip(first17, WEIGHTS, strict=True))
     return ALPHABET[(31 - total % 31) % 31]
 
 
@@ -41,12 +41,12 @@ def organisation_code(base8):
     base8 = base8.upper()
     if len(base8) != 8 or any(ch not in _ORG_ALPHABET for ch in base8):
         raise ValueError(f"expected 8 digits or letters, got {base8!r}")
-    total = sum(_ORG_ALPHABET.index(ch) * w for ch, w in zip(base8, _ORG_WEIGHTS))
+    total = sum(_ORG_ALPHABET.index(ch) * w for ch, w in zip(base8, _ORG_WEIGHTS, strict=True))
     check = 11 - total % 11
     return base8 + {10: "X", 11: "0"}.get(check, str(check))
 
 
-def make_code(registration_authority, type, division_code, org_serial):  # noqa: A002 - the standard's word
+def make_code(registration_authority, type, division_code, org_serial):  # `type`: the standard's word
     """Build a valid 18-character code.
 
     `registration_authority` and `type` are one character each (e.g. "9" and "1" for an

@@ -219,7 +219,7 @@ def _xlsx_rows(path):
         yield from sheet.iter_rows(values_only=True)
     except SpreadsheetRejected:
         raise
-    except Exception:  # noqa: BLE001 - any parser failure is a file we cannot read
+    except Exception:  # any parser failure is a file we cannot read
         raise _not_a_spreadsheet() from None
 
 

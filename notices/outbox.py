@@ -182,12 +182,12 @@ def send_due_emails(email_ids=None, limit=None, now=None):
                 if connection is None:
                     connection = get_connection(fail_silently=False)
                 _message(row, connection).send()
-            except Exception as error:  # noqa: BLE001 - any SMTP failure: recorded, retried later
+            except Exception as error:  # any SMTP failure: recorded, retried later
                 _mark_failed(row, error)
                 if connection is not None:
                     try:
                         connection.close()
-                    except Exception:  # noqa: BLE001 - a broken connection is reopened next time
+                    except Exception:  # a broken connection is reopened next time
                         pass
                 connection = None
                 continue
@@ -197,7 +197,7 @@ def send_due_emails(email_ids=None, limit=None, now=None):
         if connection is not None:
             try:
                 connection.close()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
     return sent
 

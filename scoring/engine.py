@@ -258,7 +258,7 @@ def _county_rows(snapshot, previous):
             )
         )
     rows.sort(key=lambda r: (-r.score, r.county.order, r.county.code))
-    for row, rank in zip(rows, competition_ranks([r.score for r in rows], snapshot.tie_method)):
+    for row, rank in zip(rows, competition_ranks([r.score for r in rows], snapshot.tie_method), strict=True):
         row.rank = rank
     return rows
 

@@ -436,7 +436,7 @@ def run_job(job_id, redelivered=False):
             job.save(update_fields=["file", "filename", "row_count", "status", "progress", "finished_at"])
     except (PermissionDenied, Http404) as error:
         _fail(job, str(error) or _("You may no longer export this sheet."))
-    except Exception as error:  # noqa: BLE001 - recorded on the job, then re-raised for the log
+    except Exception as error:  # recorded on the job, then re-raised for the log
         _fail(job, _("The export failed. Please try again."))
         logger.exception("export job %s failed", job.pk)
         raise error
@@ -461,7 +461,7 @@ def remove_old_export_files(now=None):
             continue
         try:
             job.file.storage.delete(name)
-        except Exception:  # noqa: BLE001 - one unreachable file must not stop the others
+        except Exception:  # one unreachable file must not stop the others
             logger.exception("could not delete the file %s of export job %s", name, job.pk)
             continue
         removed += 1

@@ -25,14 +25,14 @@ def _forget_queued(period_id):
     guaranteed to be seen by this run."""
     try:
         jobs.redis_client().delete(jobs.queued_key(period_id))
-    except Exception:  # noqa: BLE001 - without Redis there is no key to clear
+    except Exception:  # without Redis there is no key to clear
         pass
 
 
 def _mark_recent(period_id):
     try:
         jobs.redis_client().set(jobs.recent_key(period_id), "1", px=int(settings.RANKING_MIN_INTERVAL * 1000))
-    except Exception:  # noqa: BLE001
+    except Exception:
         pass
 
 

@@ -81,7 +81,7 @@ class StagedFiles:
                 by_storage.setdefault(storage, []).append((pk, name))
             for storage, staged in by_storage.items():
                 settle(staged, storage=storage)
-        except Exception:  # noqa: BLE001 - the database is unreachable: the housekeeping decides later
+        except Exception:  # the database is unreachable: the housekeeping decides later
             logger.warning(
                 "Could not settle staged files %s; they stay until the housekeeping does",
                 [name for _pk, name, _storage in self.staged],
@@ -122,7 +122,7 @@ def settle(staged, *, storage=None):
         if name not in owned:
             try:
                 storage.delete(name)
-            except Exception:  # noqa: BLE001 - one unreachable file must not stop the others
+            except Exception:  # one unreachable file must not stop the others
                 logger.exception("could not delete the staged file %s", name)
                 continue
             deleted.append(name)

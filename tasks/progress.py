@@ -123,7 +123,9 @@ def _sqlite_sql(connection):
             [f"assigned = assigned + {sign}"]
             + [
                 f"{column} = {column} + {case}"
-                for column, case in zip(ProgressCounters.STATE_COLUMNS.values(), _state_cases(sign, f"{row}.state"))
+                for column, case in zip(
+                    ProgressCounters.STATE_COLUMNS.values(), _state_cases(sign, f"{row}.state"), strict=True
+                )
             ]
             + [f"points = points + {sign} * COALESCE({row}.points, 0)"]
         )

@@ -27,7 +27,10 @@ from chanjgai_portal import broker
 from chanjgai_portal.celery import app as celery_app
 
 from . import factories as f
-from .s3 import s3_endpoint, s3_storage  # noqa: F401 - fixtures: an S3-compatible store (moto)
+
+# Fixtures that several test modules share, each in a module of its own: an S3-compatible store
+# (moto), a real Celery worker on Redis, a world with a ranking snapshot, the OpenAPI schema.
+pytest_plugins = ["tests.s3", "tests.celery_worker", "tests.ranked_world", "tests.openapi_schema"]
 
 
 @pytest.fixture(autouse=True)

@@ -4,10 +4,8 @@ the API contract, and its documentation page loads without any external host."""
 import re
 
 import pytest
-import yaml
 from django.conf import settings
 from django.contrib.staticfiles import finders
-from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from tasks.models import AssignmentState, CheckInState
@@ -37,15 +35,6 @@ PATHS = {
     "/api/rankings/counties/": ["get"],
     "/api/rankings/enterprises/": ["get"],
 }
-
-
-@pytest.fixture(scope="module")
-def schema(tmp_path_factory, django_db_blocker):
-    """The schema as `manage.py spectacular --validate --fail-on-warn` writes it."""
-    path = tmp_path_factory.mktemp("schema") / "schema.yaml"
-    with django_db_blocker.unblock():
-        call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(path))
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
 def _component(schema, ref):

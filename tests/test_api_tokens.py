@@ -79,7 +79,7 @@ def test_the_token_endpoint_answers_as_before_and_stores_no_key(world):
     with connection.cursor() as cursor:
         for table in connection.introspection.table_names(cursor):
             if "token" in table:
-                cursor.execute(f'SELECT * FROM "{table}"')  # noqa: S608 - table names from the schema
+                cursor.execute(f'SELECT * FROM "{table}"')  # table names from the schema
                 assert key not in repr(cursor.fetchall()), table
 
 

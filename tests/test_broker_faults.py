@@ -46,7 +46,7 @@ def test_scores_on_a_hung_broker_commit_and_ask_it_once_then_the_sweeps_send_and
     mail.outbox.clear()
 
     with celery_broker(hung_redis.url):
-        for checkin, points in zip(checkins, ["8", "6", "4"]):
+        for checkin, points in zip(checkins, ["8", "6", "4"], strict=True):
             services.score(world.city_user, checkin, points)
         # The first score's enqueue met the hung broker and gave up after REDIS_TIMEOUT;
         # the other scores did not try again within BROKER_BACKOFF.

@@ -67,7 +67,7 @@ def race(*calls, hold=None):
         try:
             barrier.wait(timeout=10)
             results[index] = ("ok", call())
-        except Exception as exc:  # noqa: BLE001 - reported to the test as a result
+        except Exception as exc:  # reported to the test as a result
             results[index] = ("error", exc)
         finally:
             connection.close()

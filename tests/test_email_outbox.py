@@ -22,7 +22,7 @@ from tasks import services
 
 from . import factories as f
 from .brokers import NOTHING_LISTENS_PORT, celery_broker
-from .test_celery_worker import _wait_for, redis_worker  # noqa: F401 - the real-worker fixture
+from .celery_worker import _wait_for
 
 
 @pytest.fixture
@@ -206,7 +206,7 @@ def test_two_concurrent_sweeps_send_each_email_once(world, settings):
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_sends_the_email_once_even_after_a_database_error(
-    redis_worker, world, assignment_of, monkeypatch  # noqa: F811
+    redis_worker, world, assignment_of, monkeypatch
 ):
     from notices import outbox
 

@@ -41,7 +41,7 @@ def committed(table, column):
     other = connections.create_connection("default")
     try:
         with other.cursor() as cursor:
-            cursor.execute(f"SELECT {column} FROM {table}")  # noqa: S608 - fixed names only
+            cursor.execute(f"SELECT {column} FROM {table}")  # fixed names only
             return {row[0] for row in cursor.fetchall()}
     finally:
         other.close()

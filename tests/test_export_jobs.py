@@ -10,7 +10,6 @@ from openpyxl import load_workbook
 from scoring.models import ExportJob
 
 from . import factories as f
-from .test_rankings_page import ranked_world  # noqa: F401 - the shared fixture
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ from enterprises.models import Enterprise
 from scoring.engine import compute_snapshot
 from scoring.models import CountyRanking, EnterpriseRanking
 
-from .test_rankings_page import award, ranked_world  # noqa: F401 - the shared fixture
+from .ranked_world import award
 
 COUNTIES_URL = reverse("scoring:export_counties")
 ENTERPRISES_URL = reverse("scoring:export_enterprises")
@@ -87,7 +87,7 @@ def test_enterprise_export_equals_the_page_rows_with_shared_ranks(client, ranked
     assert rows[0] == ENTERPRISE_HEADERS
     assert [r[2] for r in rows[1:]] == [r.enterprise.name for r in page_rows]
     assert [r[0] for r in rows[1:]] == [1, 2, 2, 4]
-    for cells, row in zip(rows[1:], page_rows):
+    for cells, row in zip(rows[1:], page_rows, strict=True):
         assert cells[0:2] == [row.rank_in_city, row.rank_in_county]
         assert cells[3:5] == [row.enterprise.credit_code, row.county.name]
         assert cells[5:7] == [float(row.points), float(row.max_points)]

@@ -26,7 +26,6 @@ from tasks.models import CheckIn, CheckInState, EnterpriseMove, Evidence, Review
 
 from . import factories as f
 from .test_api import CHINESE, api_client, assert_error
-from .test_api_schema import schema  # noqa: F401 - fixture: the generated OpenAPI schema
 from .test_concurrency import race
 
 S = CheckInState
@@ -207,7 +206,7 @@ def test_the_same_key_on_another_checkin_is_422_and_that_checkin_is_untouched(wo
 
 def test_keys_are_per_user(world, assignment_of):
     key = new_key()
-    for liaison, enterprise in zip(world.liaisons[:2], world.enterprises[:2]):
+    for liaison, enterprise in zip(world.liaisons[:2], world.enterprises[:2], strict=True):
         data = {"assignment": assignment_of(enterprise).pk, "description": "说明", "files": [f.pdf_upload()]}
         response = post(liaison, "/api/checkins/", data, key, "multipart")
         assert response.status_code == 201 and "Idempotent-Replayed" not in response.headers
@@ -394,7 +393,7 @@ def test_every_api_view_that_takes_post_honours_the_key():
     assert posting  # the sweep found the check-in endpoints
 
 
-def test_the_schema_documents_the_header_and_422_on_every_post(schema):  # noqa: F811
+def test_the_schema_documents_the_header_and_422_on_every_post(schema):
     posts = {path: ops["post"] for path, ops in schema["paths"].items() if "post" in ops}
     assert "/api/checkins/{id}/score/" in posts
     for path, operation in posts.items():

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from openpyxl import Workbook, load_workbook
@@ -244,7 +245,7 @@ def test_too_many_rows_are_refused(world, tmp_path, monkeypatch):
 
 def test_missing_header_is_refused(world, tmp_path):
     headers = [h for h in HEADERS if h != "County-level unit"]
-    rows = [[c for h, c in zip(HEADERS, row(1)) if h != "County-level unit"]]
+    rows = [[c for h, c in zip(HEADERS, row(1), strict=True) if h != "County-level unit"]]
     with pytest.raises(imports.SpreadsheetRejected) as caught:
         preview_of(world.city_user, tmp_path, xlsx(rows, headers))
     assert caught.value.code == "missing_column"
@@ -349,7 +350,7 @@ def test_county_offices_and_liaisons_may_not_import(client, world):
     client.force_login(world.liaisons[0])
     assert client.get(reverse("spreadsheets:index")).status_code == 403
     assert upload(client, xlsx([row(1)])).status_code == 403
-    with pytest.raises(Exception):
+    with pytest.raises(PermissionDenied):
         imports.importer_for(world.liaisons[0], "enterprises")
 
 

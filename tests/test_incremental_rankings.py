@@ -153,7 +153,7 @@ def test_a_ranking_job_with_nothing_pending_changes_nothing(world, django_captur
 def test_an_enterprise_that_left_the_reform_leaves_the_snapshot_in_place(world, assignment_of):
     """The in-place update asks whether an enterprise is still in the reform after grouping
     its assignments, as the full recompute does: both leave it out, with the same bands."""
-    for enterprise, points in zip(world.enterprises, ("6", "4")):
+    for enterprise, points in zip(world.enterprises, ("6", "4"), strict=False):
         Assignment.objects.filter(pk=assignment_of(enterprise).pk).update(
             state=AssignmentState.SCORED, points=Decimal(points)
         )

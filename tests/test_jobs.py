@@ -22,7 +22,7 @@ def test_scores_inside_a_coalesced_block_produce_one_snapshot_with_all_of_them(
 
     with coalesced_recomputes():
         with django_capture_on_commit_callbacks(execute=True):
-            for checkin, points in zip(checkins, ["8", "6", "4"]):
+            for checkin, points in zip(checkins, ["8", "6", "4"], strict=True):
                 services.score(world.city_user, checkin, points)
         assert RankingSnapshot.objects.count() == 0
 

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def ranked(world, assignment_of):
-    for enterprise, points in zip(world.enterprises, ("6", "4", "2", "1")):
+    for enterprise, points in zip(world.enterprises, ("6", "4", "2", "1"), strict=True):
         Assignment.objects.filter(pk=assignment_of(enterprise).pk).update(
             state=AssignmentState.SCORED, points=Decimal(points)
         )
@@ -38,7 +38,7 @@ def test_a_saved_enterprise_leaving_the_reform_leaves_todays_ranking(world, rank
     with django_capture_on_commit_callbacks(execute=True):
         leaver.save()
     assert RankingSnapshot.objects.latest_for(world.period) == ranked  # updated in place, same day
-    assert ranked_names(ranked) == [(e.name, rank) for e, rank in zip(world.enterprises[1:], (1, 2, 3))]
+    assert ranked_names(ranked) == [(e.name, rank) for e, rank in zip(world.enterprises[1:], (1, 2, 3), strict=True)]
     assert not RecomputeRequest.objects.exists()
 
     leaver.is_active = True

@@ -202,7 +202,7 @@ def _counties(snapshot):
 def test_todays_ranking_moves_the_enterprise_to_its_new_county(
     world, assignment_of, django_capture_on_commit_callbacks
 ):
-    for enterprise, points in zip(world.enterprises, ("6", "4", "2", "1")):
+    for enterprise, points in zip(world.enterprises, ("6", "4", "2", "1"), strict=True):
         Assignment.objects.filter(pk=assignment_of(enterprise).pk).update(
             state=AssignmentState.SCORED, points=Decimal(points)
         )
@@ -433,7 +433,7 @@ def _in_thread(call):
     def run():
         try:
             result["ok"] = call()
-        except Exception as exc:  # noqa: BLE001 - reported to the test
+        except Exception as exc:  # reported to the test
             result["error"] = exc
         finally:
             connection.close()

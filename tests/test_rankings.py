@@ -18,7 +18,7 @@ import pytest
 from scoring.engine import competition_ranks, compute_snapshot, county_score
 from scoring.models import CountyRanking, EnterpriseRanking, RankingSnapshot, ScoringRule
 from tasks import services
-from tasks.models import Assignment, Period
+from tasks.models import Assignment
 
 from . import factories as f
 from .helpers_domain import S, drive

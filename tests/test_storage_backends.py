@@ -29,7 +29,6 @@ from tasks.models import CheckIn, CheckInState, Evidence
 from . import factories as f
 from .test_api import api_client
 from .test_imports import code, row, xlsx
-from .test_rankings_page import ranked_world  # noqa: F401 - the shared fixture
 
 
 def pdf_bytes(marker):

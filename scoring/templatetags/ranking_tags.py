@@ -12,8 +12,8 @@ from django.utils.translation import gettext, pgettext
 
 register = template.Library()
 
-SAME = mark_safe('<span class="movement movement--same">–</span>')  # noqa: S308 - a constant
-NONE = mark_safe('<span class="muted">—</span>')  # noqa: S308 - a constant
+SAME = mark_safe('<span class="movement movement--same">–</span>')  # mark_safe on a constant, never on input
+NONE = mark_safe('<span class="muted">—</span>')  # mark_safe on a constant, never on input
 
 
 @register.filter

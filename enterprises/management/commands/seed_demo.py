@@ -58,7 +58,7 @@ def county_username(index):
 
 
 def _weighted(rng, pairs):
-    values, weights = zip(*pairs)
+    values, weights = zip(*pairs, strict=True)
     return rng.choices(values, weights=weights)[0]
 
 
@@ -342,7 +342,7 @@ class Command(BaseCommand):
                 outcomes = [o for o, _w in OUTCOMES] + ["scored"] * 3
             else:
                 outcomes = [_weighted(rng, OUTCOMES) for _ in range(rng.randint(2, 6))]
-            for assignment, outcome in zip(assignments, outcomes):
+            for assignment, outcome in zip(assignments, outcomes, strict=False):
                 self._play(
                     rng, assignment, outcome, liaisons[enterprise_id], county_user[assignment.county_id], city_user
                 )

@@ -1,4 +1,5 @@
-"""Local file storage that never leaves a partial file behind, and the "storage is full" error.
+"""Local file storage that never leaves a partial file behind, the "storage is full" error, and
+the names of the storage folders that several apps share.
 
 Django's FileSystemStorage writes a file in place and, when the write fails half way (a full
 disk, a quota), leaves the 0-byte or partial file under its final name. DurableFileSystemStorage
@@ -13,6 +14,11 @@ import os
 
 from django.core.files.storage import FileSystemStorage
 from django.utils.translation import gettext as _
+
+# Folders of the default storage that more than one app must know by name. Uploaded sheets
+# wait in IMPORT_UPLOADS_FOLDER/<user id>/ between preview and confirm (spreadsheets.uploads
+# writes and sweeps them; tasks.evidence_audit skips them, as no row names them).
+IMPORT_UPLOADS_FOLDER = "imports"
 
 # The errors that mean "no room": the disk (ENOSPC), the user's quota (EDQUOT), a file-size
 # limit (EFBIG, e.g. ulimit -f).

@@ -37,6 +37,7 @@ from django.utils.encoding import force_str
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from chanjgai_portal.storage import IMPORT_UPLOADS_FOLDER
 from scoring.jobs import mark_enterprises_changed
 from spreadsheets.cells import FORMULA_PREFIXES
 from tasks import moves
@@ -104,11 +105,8 @@ class Upload:
             yield Path(copy.name)
 
 
-UPLOADS_FOLDER = "imports"
-
-
 def _storage_name(user, token):
-    return f"{UPLOADS_FOLDER}/{user.pk}/{token}"
+    return f"{IMPORT_UPLOADS_FOLDER}/{user.pk}/{token}"
 
 
 def store_upload(user, uploaded):
@@ -154,13 +152,13 @@ def discard_stale_uploads(now=None):
     cutoff = (now or timezone.now()) - datetime.timedelta(hours=settings.IMPORT_UPLOADS_KEEP_HOURS)
     removed = 0
     try:
-        folders, _files = default_storage.listdir(UPLOADS_FOLDER)
+        folders, _files = default_storage.listdir(IMPORT_UPLOADS_FOLDER)
     except FileNotFoundError:
         return 0
     for folder in folders:
-        _subfolders, names = default_storage.listdir(f"{UPLOADS_FOLDER}/{folder}")
+        _subfolders, names = default_storage.listdir(f"{IMPORT_UPLOADS_FOLDER}/{folder}")
         for name in names:
-            path = f"{UPLOADS_FOLDER}/{folder}/{name}"
+            path = f"{IMPORT_UPLOADS_FOLDER}/{folder}/{name}"
             try:
                 if default_storage.get_modified_time(path) < cutoff:
                     default_storage.delete(path)

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from enterprises.imports import UPLOADS_FOLDER
+from chanjgai_portal.storage import IMPORT_UPLOADS_FOLDER
 
 from .evidence_files import file_fields, owned_names, settle
 from .models import StagedEvidenceFile
@@ -30,8 +30,8 @@ from .upload_handlers import upload_temp_dir
 logger = logging.getLogger(__name__)
 
 # Folders whose files have no rows by design: sheets between preview and import (their own
-# sweep, enterprises.imports.discard_stale_uploads). Dot-folders (.upload-tmp) are skipped too.
-UNOWNED_FOLDERS = frozenset({UPLOADS_FOLDER})
+# sweep, spreadsheets.uploads.discard_stale_uploads). Dot-folders (.upload-tmp) are skipped too.
+UNOWNED_FOLDERS = frozenset({IMPORT_UPLOADS_FOLDER})
 EXAMPLES = 20
 
 

@@ -325,9 +325,6 @@ class Preview:
     def unchanged(self):
         return self.count("unchanged")
 
-    def rows_with(self, action, limit=200):
-        return [row for row in self.rows if row.action == action][:limit]
-
 
 class CellError(Exception):
     def __init__(self, code, message):

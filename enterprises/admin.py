@@ -10,13 +10,11 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
-from import_export.admin import ImportExportModelAdmin
 
 from tasks import moves
 
 from . import scoping, security
 from .models import Enterprise, Profile, Region
-from .resources import EnterpriseResource
 
 
 def admin_profile(request):
@@ -203,8 +201,9 @@ class EnterpriseAdminForm(forms.ModelForm):
 
 
 @admin.register(Enterprise)
-class EnterpriseAdmin(ScopedAdminMixin, ImportExportModelAdmin):
-    resource_classes = [EnterpriseResource]
+class EnterpriseAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """Spreadsheet import and export are added by spreadsheets.admin, which registers a subclass."""
+
     form = EnterpriseAdminForm
     list_display = (
         "name",

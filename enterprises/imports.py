@@ -40,13 +40,12 @@ from django.utils.translation import gettext_lazy as _
 from chanjgai_portal.storage import IMPORT_UPLOADS_FOLDER
 from scoring.jobs import mark_enterprises_changed
 from spreadsheets.cells import FORMULA_PREFIXES
+from spreadsheets.resources import EnterpriseResource, IndicatorResource
 from tasks import moves
 from tasks.models import Indicator
-from tasks.resources import IndicatorResource
 
 from . import credit_code, scoping
 from .models import Enterprise, Profile, Region
-from .resources import EnterpriseResource
 
 User = get_user_model()
 

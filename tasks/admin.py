@@ -9,14 +9,12 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
-from import_export.admin import ImportExportModelAdmin
 
 from enterprises.admin import ReadOnlyAdminMixin, ReadOnlyInline, ScopedAdminMixin
 from scoring.engine import compute_snapshot
 
 from . import services
 from .models import Assignment, CheckIn, EnterpriseMove, Evidence, Indicator, Period, ReviewEvent
-from .resources import IndicatorResource
 
 
 @admin.register(Period)
@@ -69,8 +67,9 @@ class PeriodAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Indicator)
-class IndicatorAdmin(ScopedAdminMixin, ImportExportModelAdmin):
-    resource_classes = [IndicatorResource]
+class IndicatorAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """Spreadsheet import and export are added by spreadsheets.admin, which registers a subclass."""
+
     list_display = ("code", "title", "category", "target", "max_points", "city", "order", "is_active")
     list_display_links = ("code", "title")
     list_filter = ("is_active", "target", "category", "city")

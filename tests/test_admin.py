@@ -6,11 +6,10 @@ import tablib
 from django.urls import reverse
 
 from enterprises.models import Enterprise, Profile, Region
-from enterprises.resources import EnterpriseResource
 from scoring.models import CountyRanking, EnterpriseRanking, RankingSnapshot
+from spreadsheets.resources import EnterpriseResource, IndicatorResource
 from tasks import services
 from tasks.models import Assignment, CheckIn, Evidence, Indicator, Period, ReviewEvent
-from tasks.resources import IndicatorResource
 
 from . import factories as f
 

@@ -19,7 +19,7 @@ from openpyxl import Workbook, load_workbook
 from enterprises import imports
 from enterprises.credit_code import make_code
 from enterprises.models import Enterprise, Profile
-from enterprises.resources import EnterpriseResource
+from spreadsheets.resources import EnterpriseResource
 from tasks.models import Indicator
 
 from . import factories as f

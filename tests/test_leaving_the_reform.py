@@ -10,9 +10,9 @@ from openpyxl import Workbook
 
 from enterprises import imports
 from enterprises.models import Enterprise
-from enterprises.resources import EnterpriseResource
 from scoring.engine import compute_snapshot
 from scoring.models import RankingSnapshot, RecomputeRequest
+from spreadsheets.resources import EnterpriseResource
 from tasks.models import Assignment, AssignmentState
 
 pytestmark = pytest.mark.django_db

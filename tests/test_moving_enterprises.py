@@ -20,9 +20,9 @@ from openpyxl import Workbook
 
 from enterprises import imports, security
 from enterprises.models import Enterprise
-from enterprises.resources import EnterpriseResource
 from scoring.engine import compute_snapshot
 from scoring.models import CountyRanking, RankBand, RankingSnapshot, RecomputeRequest
+from spreadsheets.resources import EnterpriseResource
 from tasks import moves, progress, services
 from tasks.models import (
     Assignment,

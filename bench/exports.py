@@ -23,7 +23,7 @@ statements:
 
 The import bench creates a database bench_exports_import (migrate + seed_demo --enterprises 1
 --no-progress: the demo city, its counties and one enterprise), writes a sheet of --import-rows enterprises
-with liaison accounts and times enterprises.imports.preview_import (the dry run) and
+with liaison accounts and times spreadsheets.imports.services.preview_import (the dry run) and
 apply_import (the confirm), twice: the first run creates everything, the second finds
 everything unchanged. The database is dropped afterwards unless --keep.
 """
@@ -169,13 +169,13 @@ def child_import(rows_wanted):
     from django.db import connection
     from openpyxl import Workbook
 
-    from enterprises import imports
     from enterprises.credit_code import make_code
     from enterprises.models import Profile, Region
+    from spreadsheets.imports import services
 
     user = Profile.objects.select_related("user").get(user__username="city").user
     counties = list(Region.objects.filter(parent=Profile.for_user(user).city).values_list("name", flat=True))
-    importer = imports.importer_for(user, "enterprises")
+    importer = services.importer_for(user, "enterprises")
     path = Path(tempfile.mkdtemp()) / "enterprises.xlsx"
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet()
@@ -189,7 +189,7 @@ def child_import(rows_wanted):
     workbook.save(path)
     results = {"rows": rows_wanted}
     for label in ("first", "again"):
-        for step, call in (("dry_run", imports.preview_import), ("confirm", imports.apply_import)):
+        for step, call in (("dry_run", services.preview_import), ("confirm", services.apply_import)):
             counter = QueryCounter()
             started = time.perf_counter()
             with connection.execute_wrapper(counter):

@@ -16,7 +16,7 @@ from django.core.files.storage import FileSystemStorage
 from django.utils.translation import gettext as _
 
 # Folders of the default storage that more than one app must know by name. Uploaded sheets
-# wait in IMPORT_UPLOADS_FOLDER/<user id>/ between preview and confirm (spreadsheets.uploads
+# wait in IMPORT_UPLOADS_FOLDER/<user id>/ between preview and confirm (spreadsheets.imports.uploads
 # writes and sweeps them; tasks.evidence_audit skips them, as no row names them).
 IMPORT_UPLOADS_FOLDER = "imports"
 

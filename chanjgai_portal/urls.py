@@ -28,7 +28,7 @@ urlpatterns = [
     path("rankings/", include("scoring.urls")),
     path("dashboard/", include("dashboards.urls")),
     path("notices/", include("notices.urls")),
-    path("spreadsheets/", include("enterprises.spreadsheet_urls")),
+    path("spreadsheets/", include("spreadsheets.urls")),
     path("api/", include("api.urls")),
 ]
 

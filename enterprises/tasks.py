@@ -3,13 +3,6 @@
 from celery import shared_task
 
 from . import security
-from .imports import discard_stale_uploads
-
-
-@shared_task(name="enterprises.discard_stale_import_uploads")
-def discard_stale_import_uploads():
-    """Delete uploaded sheets that were never imported (enterprises.imports.discard_stale_uploads)."""
-    return discard_stale_uploads()
 
 
 @shared_task(name="enterprises.delete_expired_api_tokens")

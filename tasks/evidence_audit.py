@@ -30,7 +30,7 @@ from .upload_handlers import upload_temp_dir
 logger = logging.getLogger(__name__)
 
 # Folders whose files have no rows by design: sheets between preview and import (their own
-# sweep, spreadsheets.uploads.discard_stale_uploads). Dot-folders (.upload-tmp) are skipped too.
+# sweep, spreadsheets.imports.uploads.discard_stale_uploads). Dot-folders (.upload-tmp) are skipped too.
 UNOWNED_FOLDERS = frozenset({IMPORT_UPLOADS_FOLDER})
 EXAMPLES = 20
 

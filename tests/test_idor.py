@@ -40,7 +40,7 @@ from django.db.models import Q
 from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
 
-from enterprises import imports, security
+from enterprises import security
 from enterprises.models import Enterprise, Profile, Region
 from notices import services as notice_services
 from notices.models import ExampleCase, Need, NeedMessage, Notice, NoticeAttachment, NoticeRead, Notification
@@ -48,6 +48,8 @@ from scoring import exports
 from scoring.engine import compute_snapshot
 from scoring.models import RecomputeRequest, ScoringRule
 from scoring.models_exports import ExportJob
+from spreadsheets.imports.services import template_workbook
+from spreadsheets.imports.uploads import store_upload
 from tasks import moves, services
 from tasks.models import Assignment, CheckIn, EnterpriseMove, Evidence, Indicator, Period, ReviewEvent
 from tasks.services import generate_assignments
@@ -283,8 +285,8 @@ def _build_world():
 
 
 def _store_sheet(user):
-    content = imports.template_workbook(user, "enterprises")
-    return imports.store_upload(user, SimpleUploadedFile("企业名单.xlsx", content)).token
+    content = template_workbook(user, "enterprises")
+    return store_upload(user, SimpleUploadedFile("企业名单.xlsx", content)).token
 
 
 # --- who may see what (the rules, stated once more, independently of visible_to) ---------

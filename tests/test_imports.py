@@ -16,9 +16,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from openpyxl import Workbook, load_workbook
 
-from enterprises import imports
 from enterprises.credit_code import make_code
 from enterprises.models import Enterprise, Profile
+from spreadsheets.imports import services, sheets
 from spreadsheets.resources import EnterpriseResource
 from tasks.models import Indicator
 
@@ -86,7 +86,7 @@ def stored(tmp_path, content, name="sheet.xlsx"):
 
 
 def preview_of(user, tmp_path, content, name="sheet.xlsx", kind="enterprises"):
-    return imports.preview_import(user, kind, stored(tmp_path, content, name))
+    return services.preview_import(user, kind, stored(tmp_path, content, name))
 
 
 def state():
@@ -114,7 +114,7 @@ def test_dry_run_lists_rows_to_create_and_changes_nothing(world, tmp_path):
 
 def test_confirm_creates_enterprises_and_liaison_accounts_and_reimport_updates_without_duplicates(world, tmp_path):
     path = stored(tmp_path, xlsx([row(1), row(2)]))
-    result = imports.apply_import(world.city_user, "enterprises", path)
+    result = services.apply_import(world.city_user, "enterprises", path)
     assert result.created == 2
     enterprise = Enterprise.objects.get(credit_code=code(1))
     assert (enterprise.county, enterprise.size_class, enterprise.pilot_level, enterprise.employees) == (
@@ -125,9 +125,9 @@ def test_confirm_creates_enterprises_and_liaison_accounts_and_reimport_updates_w
     assert not profile.user.has_usable_password()
 
     again = stored(tmp_path, xlsx([row(1, **{"Employees": 130}), row(2)]), "again.xlsx")
-    preview = imports.preview_import(world.city_user, "enterprises", again)
+    preview = services.preview_import(world.city_user, "enterprises", again)
     assert (preview.created, preview.updated, preview.unchanged) == (0, 1, 1)
-    imports.apply_import(world.city_user, "enterprises", again)
+    services.apply_import(world.city_user, "enterprises", again)
     assert Enterprise.objects.filter(credit_code__in=[code(1), code(2)]).count() == 2
     assert Enterprise.objects.get(credit_code=code(1)).employees == 130
     assert Profile.objects.filter(user__username="new0001").count() == 1
@@ -140,7 +140,7 @@ def test_export_then_import_round_trips_with_nothing_changed(world, tmp_path):
     assert preview.ok, preview.errors
     assert (preview.created, preview.updated, preview.unchanged) == (0, 0, 4)
     assert {r.key for r in preview.rows} == {e.credit_code for e in world.enterprises}
-    imports.apply_import(world.city_user, "enterprises", stored(tmp_path, dataset.export("xlsx"), "b.xlsx"))
+    services.apply_import(world.city_user, "enterprises", stored(tmp_path, dataset.export("xlsx"), "b.xlsx"))
     assert state() == before
 
 
@@ -200,8 +200,8 @@ def test_account_bound_to_another_enterprise_is_an_error(world, tmp_path):
 def test_a_sheet_with_a_bad_row_changes_nothing_on_confirm(world, tmp_path):
     before = state()
     path = stored(tmp_path, xlsx([row(1), row(2, **{"County-level unit": "海淀区"})]))
-    with pytest.raises(imports.ImportRefused):
-        imports.apply_import(world.city_user, "enterprises", path)
+    with pytest.raises(services.ImportRefused):
+        services.apply_import(world.city_user, "enterprises", path)
     assert state() == before
 
 
@@ -209,7 +209,7 @@ def test_a_sheet_with_a_bad_row_changes_nothing_on_confirm(world, tmp_path):
 
 
 def test_file_that_is_not_a_spreadsheet_is_rejected(world, tmp_path):
-    with pytest.raises(imports.SpreadsheetRejected) as caught:
+    with pytest.raises(sheets.SpreadsheetRejected) as caught:
         preview_of(world.city_user, tmp_path, b"MZ\x90\x00 this is an executable", "sheet.xlsx")
     assert caught.value.code == "not_spreadsheet"
     assert "not a spreadsheet" in caught.value.message
@@ -217,8 +217,8 @@ def test_file_that_is_not_a_spreadsheet_is_rejected(world, tmp_path):
 
 def test_encrypted_workbook_is_rejected(world, tmp_path):
     # An encrypted .xlsx is an OLE compound file, like the old .xls format.
-    ole = imports.OLE_MAGIC + b"\0" * 504
-    with pytest.raises(imports.SpreadsheetRejected) as caught:
+    ole = sheets.OLE_MAGIC + b"\0" * 504
+    with pytest.raises(sheets.SpreadsheetRejected) as caught:
         preview_of(world.city_user, tmp_path, ole, "sheet.xlsx")
     assert caught.value.code == "encrypted"
     assert "encrypted, password-protected" in caught.value.message
@@ -230,14 +230,14 @@ def test_macro_workbook_is_rejected_by_content(world, tmp_path):
         for item in source.infolist():
             target.writestr(item, source.read(item.filename))
         target.writestr("xl/vbaProject.bin", b"\0" * 16)
-    with pytest.raises(imports.SpreadsheetRejected) as caught:
+    with pytest.raises(sheets.SpreadsheetRejected) as caught:
         preview_of(world.city_user, tmp_path, content.getvalue(), "sheet.xlsx")
     assert caught.value.code == "macro"
 
 
 def test_too_many_rows_are_refused(world, tmp_path, monkeypatch):
-    monkeypatch.setattr(imports, "MAX_ROWS", 3)
-    with pytest.raises(imports.SpreadsheetRejected) as caught:
+    monkeypatch.setattr(sheets, "MAX_ROWS", 3)
+    with pytest.raises(sheets.SpreadsheetRejected) as caught:
         preview_of(world.city_user, tmp_path, xlsx([row(i) for i in range(1, 5)]))
     assert caught.value.code == "too_many_rows"
     assert "more than 3 rows" in caught.value.message
@@ -246,7 +246,7 @@ def test_too_many_rows_are_refused(world, tmp_path, monkeypatch):
 def test_missing_header_is_refused(world, tmp_path):
     headers = [h for h in HEADERS if h != "County-level unit"]
     rows = [[c for h, c in zip(HEADERS, row(1), strict=True) if h != "County-level unit"]]
-    with pytest.raises(imports.SpreadsheetRejected) as caught:
+    with pytest.raises(sheets.SpreadsheetRejected) as caught:
         preview_of(world.city_user, tmp_path, xlsx(rows, headers))
     assert caught.value.code == "missing_column"
     assert "“County-level unit”" in caught.value.message
@@ -351,7 +351,7 @@ def test_county_offices_and_liaisons_may_not_import(client, world):
     assert client.get(reverse("spreadsheets:index")).status_code == 403
     assert upload(client, xlsx([row(1)])).status_code == 403
     with pytest.raises(PermissionDenied):
-        imports.importer_for(world.liaisons[0], "enterprises")
+        services.importer_for(world.liaisons[0], "enterprises")
 
 
 # -- the task library and county-office accounts -------------------------------------------
@@ -370,11 +370,11 @@ def test_task_library_import_updates_by_code(world, tmp_path):
     [error] = preview.errors
     assert (error.row, error.code) == (4, "duplicate_in_sheet")
     path = stored(tmp_path, xlsx(rows[:2], INDICATOR_HEADERS), "ok.xlsx")
-    result = imports.apply_import(world.city_user, "indicators", path)
+    result = services.apply_import(world.city_user, "indicators", path)
     assert (result.created, result.updated) == (1, 1)
     b01 = Indicator.objects.get(city=world.city, code="B01")
     assert (b01.title, b01.max_points, b01.applies_to_sizes) == ("开展劳动技能竞赛（修订）", Decimal("12.00"), ["large", "medium"])
-    assert imports.preview_import(world.city_user, "indicators", path).unchanged == 2
+    assert services.preview_import(world.city_user, "indicators", path).unchanged == 2
 
 
 def test_county_office_accounts_import(world, tmp_path):
@@ -383,7 +383,7 @@ def test_county_office_accounts_import(world, tmp_path):
     preview = preview_of(world.city_user, tmp_path, xlsx(rows, headers), kind="county_offices")
     [error] = preview.errors
     assert (error.row, error.code) == (3, "account_taken")
-    imports.apply_import(world.city_user, "county_offices", stored(tmp_path, xlsx(rows[:1], headers), "ok.xlsx"))
+    services.apply_import(world.city_user, "county_offices", stored(tmp_path, xlsx(rows[:1], headers), "ok.xlsx"))
     profile = Profile.objects.get(user__username="county99")
     assert (profile.role, profile.region) == (Profile.Role.COUNTY_OFFICE, world.counties[1])
 
@@ -451,15 +451,15 @@ def test_county_office_import_never_touches_accounts_outside_the_city(world, oth
     [error] = preview.errors
     assert (error.row, error.column, error.code) == (3, "Account", error_code)
     assert account in error.message
-    with pytest.raises(imports.ImportRefused):
-        imports.apply_import(world.city_user, "county_offices", stored(tmp_path, xlsx(rows, COUNTY_OFFICE_HEADERS), "x.xlsx"))
+    with pytest.raises(services.ImportRefused):
+        services.apply_import(world.city_user, "county_offices", stored(tmp_path, xlsx(rows, COUNTY_OFFICE_HEADERS), "x.xlsx"))
     assert accounts_state() == before
     assert User.objects.get(username="admin").email == "admin@example.com"
 
 
 def test_county_office_import_still_updates_the_citys_own_county_offices(world, other_city, tmp_path):
     rows = [[world.county_users[0].username, "云龙区", "王磊", "wl@example.com"]]
-    result = imports.apply_import(world.city_user, "county_offices", stored(tmp_path, xlsx(rows, COUNTY_OFFICE_HEADERS)))
+    result = services.apply_import(world.city_user, "county_offices", stored(tmp_path, xlsx(rows, COUNTY_OFFICE_HEADERS)))
     assert result.updated == 1
     profile = Profile.objects.select_related("user").get(user=world.county_users[0])
     assert (profile.region, profile.user.email) == (world.counties[1], "wl@example.com")
@@ -475,8 +475,8 @@ def test_enterprise_import_never_binds_an_account_outside_the_city(world, other_
     preview = preview_of(world.city_user, tmp_path, xlsx([row(1), row(2, **{"Liaison account": account})]))
     [error] = preview.errors
     assert (error.row, error.column, error.code) == (3, "Liaison account", error_code)
-    with pytest.raises(imports.ImportRefused):
-        imports.apply_import(world.city_user, "enterprises", stored(tmp_path, xlsx([row(2, **{"Liaison account": account})]), "x.xlsx"))
+    with pytest.raises(services.ImportRefused):
+        services.apply_import(world.city_user, "enterprises", stored(tmp_path, xlsx([row(2, **{"Liaison account": account})]), "x.xlsx"))
     assert state() == before
 
 
@@ -487,8 +487,8 @@ def test_enterprise_import_refuses_an_enterprise_of_another_city(world, other_ci
     preview = preview_of(world.city_user, tmp_path, xlsx([foreign]))
     [error] = preview.errors
     assert (error.row, error.column, error.code) == (2, "Unified social credit code", "outside_city")
-    with pytest.raises(imports.ImportRefused):
-        imports.apply_import(world.city_user, "enterprises", stored(tmp_path, xlsx([foreign]), "x.xlsx"))
+    with pytest.raises(services.ImportRefused):
+        services.apply_import(world.city_user, "enterprises", stored(tmp_path, xlsx([foreign]), "x.xlsx"))
     assert state() == before
     other_city.enterprise.refresh_from_db()
     assert other_city.enterprise.county == other_city.county
@@ -511,5 +511,5 @@ def test_account_checks_do_not_cost_a_query_per_row(world, tmp_path, django_asse
     rows = [[name, "鼓楼区", "", ""] for name in names]
     path = stored(tmp_path, xlsx(rows, COUNTY_OFFICE_HEADERS))
     with django_assert_max_num_queries(12):
-        preview = imports.preview_import(world.city_user, "county_offices", path)
+        preview = services.preview_import(world.city_user, "county_offices", path)
     assert len(preview.errors) == 15

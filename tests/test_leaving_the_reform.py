@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 from openpyxl import Workbook
 
-from enterprises import imports
 from enterprises.models import Enterprise
 from scoring.engine import compute_snapshot
 from scoring.models import RankingSnapshot, RecomputeRequest
+from spreadsheets.imports.services import apply_import
 from spreadsheets.resources import EnterpriseResource
 from tasks.models import Assignment, AssignmentState
 
@@ -85,7 +85,7 @@ def test_the_spreadsheet_import_ranks_out_an_enterprise_marked_as_left(
     path.write_bytes(out.getvalue())
 
     with django_capture_on_commit_callbacks(execute=True):
-        result = imports.apply_import(world.city_user, "enterprises", path)
+        result = apply_import(world.city_user, "enterprises", path)
     assert result.updated == 1
     assert leaver.name not in dict(ranked_names(ranked))
     assert not RecomputeRequest.objects.exists()

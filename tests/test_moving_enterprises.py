@@ -18,10 +18,11 @@ from django.test import Client
 from django.urls import reverse
 from openpyxl import Workbook
 
-from enterprises import imports, security
+from enterprises import security
 from enterprises.models import Enterprise
 from scoring.engine import compute_snapshot
 from scoring.models import CountyRanking, RankBand, RankingSnapshot, RecomputeRequest
+from spreadsheets.imports.services import apply_import, preview_import
 from spreadsheets.resources import EnterpriseResource
 from tasks import moves, progress, services
 from tasks.models import (
@@ -349,12 +350,12 @@ def test_the_spreadsheet_import_moves_an_enterprise_whose_county_changed(
     enterprise, checkin = mover
     path = tmp_path / "sheet.xlsx"
     _sheet(path, enterprise, world.counties[1].name, settings)
-    preview = imports.preview_import(world.city_user, "enterprises", path)
+    preview = preview_import(world.city_user, "enterprises", path)
     assert preview.ok and preview.updated == 1
     assert not EnterpriseMove.objects.exists()  # the preview writes nothing
 
     with django_capture_on_commit_callbacks(execute=True):
-        result = imports.apply_import(world.city_user, "enterprises", path)
+        result = apply_import(world.city_user, "enterprises", path)
     assert result.updated == 1
     move = EnterpriseMove.objects.get()
     assert move.to_county == world.counties[1] and move.reason == "Changed by a spreadsheet import"

@@ -1,5 +1,5 @@
 """The city office's spreadsheet page: templates, upload → preview (dry run) → confirm, and
-the export links. The rules are in enterprises.imports and scoring.exports."""
+the export links. The rules are in spreadsheets.imports and scoring.exports."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -11,10 +11,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from scoring import selectors
-from spreadsheets.cells import XLSX_CONTENT_TYPE
 from tasks.upload_handlers import upload_refusal
 
-from . import imports
+from .cells import XLSX_CONTENT_TYPE
+from .imports import services, uploads
+from .imports.sheets import MAX_ROWS, SpreadsheetRejected
 
 
 def _office(request):
@@ -28,7 +29,7 @@ def _office(request):
 def _importer(request, kind):
     _office(request)
     try:
-        return imports.importer_for(request.user, kind)
+        return services.importer_for(request.user, kind)
     except LookupError:
         raise Http404(_("No such kind of sheet.")) from None
 
@@ -40,8 +41,8 @@ def _index_context(request, profile):
         "period": period,
         "periods": selectors.periods_for(profile) if profile.city else [],
         "counties": list(selectors.counties_for(profile).order_by("order", "code")),
-        "kinds": [imports.importer_for(request.user, kind) for kind in imports.KINDS] if profile.is_city_office else [],
-        "max_rows": imports.MAX_ROWS,
+        "kinds": [services.importer_for(request.user, kind) for kind in services.KINDS] if profile.is_city_office else [],
+        "max_rows": MAX_ROWS,
     }
 
 
@@ -58,7 +59,7 @@ def index(request):
 def template(request, kind):
     """The .xlsx template of a kind of sheet: its headers and an example row."""
     importer = _importer(request, kind)
-    response = HttpResponse(imports.template_workbook(request.user, kind), content_type=XLSX_CONTENT_TYPE)
+    response = HttpResponse(services.template_workbook(request.user, kind), content_type=XLSX_CONTENT_TYPE)
     filename = _("%(kind)s template") % {"kind": importer.title}
     response["Content-Disposition"] = content_disposition_header(True, f"{filename}.xlsx")
     return response
@@ -78,8 +79,8 @@ def upload(request, kind):
         error = _("Choose a file to upload.")
     else:
         try:
-            stored = imports.store_upload(request.user, uploaded)
-        except imports.SpreadsheetRejected as rejected:
+            stored = uploads.store_upload(request.user, uploaded)
+        except SpreadsheetRejected as rejected:
             error = rejected.message
     if error:
         context = _index_context(request, selectors.profile_for(request.user))
@@ -99,7 +100,7 @@ def _render_preview(request, importer, token, preview=None, rejected=None, refus
 
 def _upload_or_404(request, token):
     """The user's stored sheet behind `token` (uploads are per user), or 404."""
-    stored = imports.upload_for(request.user, token)
+    stored = uploads.upload_for(request.user, token)
     if stored is None:
         raise Http404(_("This upload is gone. Upload the file again."))
     return stored
@@ -113,9 +114,9 @@ def preview(request, kind, token):
     stored = _upload_or_404(request, token)
     try:
         with stored.local_copy() as path:
-            result = imports.preview_import(request.user, kind, path)
-    except imports.SpreadsheetRejected as rejected:
-        imports.discard_upload(request.user, token)
+            result = services.preview_import(request.user, kind, path)
+    except SpreadsheetRejected as rejected:
+        uploads.discard_upload(request.user, token)
         return _render_preview(request, importer, token, rejected=rejected, status=400)
     return _render_preview(request, importer, token, preview=result, status=200 if result.ok else 400)
 
@@ -128,13 +129,13 @@ def confirm(request, kind, token):
     stored = _upload_or_404(request, token)
     try:
         with stored.local_copy() as path:
-            result = imports.apply_import(request.user, kind, path)
-    except imports.SpreadsheetRejected as rejected:
-        imports.discard_upload(request.user, token)
+            result = services.apply_import(request.user, kind, path)
+    except SpreadsheetRejected as rejected:
+        uploads.discard_upload(request.user, token)
         return _render_preview(request, importer, token, rejected=rejected, status=400)
-    except imports.ImportRefused as refused:
+    except services.ImportRefused as refused:
         return _render_preview(request, importer, token, preview=refused.preview, refused=True, status=400)
-    imports.discard_upload(request.user, token)
+    uploads.discard_upload(request.user, token)
     messages.success(
         request,
         _("Imported: %(created)s created, %(updated)s updated, %(unchanged)s unchanged.")

@@ -1,0 +1,429 @@
+"""What every spreadsheet import shares: reading a sheet safely, the columns and cell rules,
+the row-by-row preview, and SheetImport, the base of each kind (spreadsheets.imports.enterprises,
+.indicators, .offices).
+
+The rules (GB 32100 check digit, county of the importer's city, one key per sheet,
+formula-like text, row cap, hostile files) live here and in the kinds, so the views only read
+and render.
+"""
+
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import translation
+from django.utils.encoding import force_str
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from enterprises import credit_code, scoping
+from enterprises.models import Enterprise, Profile, Region
+
+from ..cells import FORMULA_PREFIXES
+
+# A sheet of a whole city is a few thousand rows; a province's enterprises come in per city.
+MAX_ROWS = 20_000
+# An .xlsx is a zip: refuse one that would unpack to more than this (a zip bomb).
+MAX_UNPACKED_BYTES = 200 * 1024 * 1024
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ZIP_MAGIC = b"PK\x03\x04"
+USERNAME_RE = re.compile(r"^[\w.@+-]{1,150}$")
+PHONE_RE = re.compile(r"^\+?[0-9][0-9 \-]{2,30}$")
+
+
+class SpreadsheetRejected(Exception):
+    """The whole file is refused (not a spreadsheet, macros, encrypted, too many rows, missing
+    column). `code` is stable for tests and logs; `message` is for the user."""
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# -- reading a sheet -----------------------------------------------------------------------
+
+
+def _too_many_rows():
+    return SpreadsheetRejected(
+        "too_many_rows",
+        gettext("The sheet has more than %(max)s rows. Split it into several files of at most %(max)s rows.")
+        % {"max": MAX_ROWS},
+    )
+
+
+def _not_a_spreadsheet():
+    return SpreadsheetRejected("not_spreadsheet", gettext("This file is not a spreadsheet. Upload an .xlsx or .csv file."))
+
+
+def _xlsx_rows(path):
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if head.startswith(OLE_MAGIC):
+        raise SpreadsheetRejected(
+            "encrypted",
+            gettext(
+                "This workbook is encrypted, password-protected or in the old .xls format. "
+                "Save it as an unprotected .xlsx file and upload it again."
+            ),
+        )
+    if not head.startswith(ZIP_MAGIC):
+        raise _not_a_spreadsheet()
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            if sum(info.file_size for info in archive.infolist()) > MAX_UNPACKED_BYTES:
+                raise SpreadsheetRejected("too_large", gettext("The workbook is too large to import."))
+            content_types = archive.read("[Content_Types].xml") if "[Content_Types].xml" in names else b""
+    except zipfile.BadZipFile:
+        raise _not_a_spreadsheet() from None
+    if any(name.lower().endswith("vbaproject.bin") for name in names) or b"macroEnabled" in content_types:
+        raise SpreadsheetRejected(
+            "macro", gettext("Macro-enabled workbooks (.xlsm) are not accepted. Save the sheet as .xlsx and upload it again.")
+        )
+    from openpyxl import load_workbook
+
+    try:
+        # data_only=False: a formula cell reads as its text ("=HYPERLINK(…)"), never evaluated.
+        workbook = load_workbook(path, read_only=True, data_only=False)
+        sheet = workbook.worksheets[0]
+        yield from sheet.iter_rows(values_only=True)
+    except SpreadsheetRejected:
+        raise
+    except Exception:  # any parser failure is a file we cannot read
+        raise _not_a_spreadsheet() from None
+
+
+def _csv_rows(path):
+    raw = Path(path).read_bytes()
+    if b"\x00" in raw[:4096] or raw.startswith((OLE_MAGIC, ZIP_MAGIC)):
+        raise _not_a_spreadsheet()
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise _not_a_spreadsheet()
+    try:
+        yield from csv.reader(io.StringIO(text, newline=""))
+    except csv.Error:
+        raise _not_a_spreadsheet() from None
+
+
+def read_sheet(path: str | Path) -> Iterator[tuple[int, list]]:
+    """(row number, list of cell values) for every non-blank row of the first sheet, the
+    header row first. Hostile or oversized files raise SpreadsheetRejected."""
+    path = Path(path)
+    rows = _xlsx_rows(path) if path.suffix.lower() == ".xlsx" else _csv_rows(path)
+    data_rows = -1  # the header row is not counted
+    for number, values in enumerate(rows, start=1):
+        values = list(values or ())
+        if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
+            continue
+        data_rows += 1
+        if data_rows > MAX_ROWS:
+            raise _too_many_rows()
+        yield number, values
+
+
+# -- columns and cell rules ----------------------------------------------------------------
+
+
+def _labels(text):
+    """Every spelling a header may have: the English msgid and its Chinese translation."""
+    spellings = {force_str(text).strip()}
+    for language in ("en", "zh-hans"):
+        with translation.override(language):
+            spellings.add(force_str(text).strip())
+    return spellings
+
+
+@dataclass
+class Column:
+    key: str
+    label: object  # a lazy msgid: the header in the active language
+    kind: str = "text"  # text, phone, username, credit_code, county, choice, int, points, bool, sizes
+    required: bool = False
+    max_length: int = 0
+    choices: tuple = ()
+    example: object = ""
+
+    @property
+    def header(self):
+        return force_str(self.label)
+
+
+@dataclass
+class RowError:
+    row: int
+    column: str
+    code: str
+    message: str
+
+
+@dataclass
+class RowResult:
+    row: int
+    values: dict
+    action: str = ""  # create, update, unchanged, error
+    key: str = ""
+    label: str = ""
+    errors: list = field(default_factory=list)
+
+
+@dataclass
+class Preview:
+    kind: str
+    rows: list
+    errors: list
+
+    @property
+    def ok(self):
+        return not self.errors
+
+    def count(self, action):
+        return sum(1 for row in self.rows if row.action == action)
+
+    @property
+    def created(self):
+        return self.count("create")
+
+    @property
+    def updated(self):
+        return self.count("update")
+
+    @property
+    def unchanged(self):
+        return self.count("unchanged")
+
+
+class CellError(Exception):
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _text(value):
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return force_str(value).strip()
+
+
+def _choice(value, choices):
+    for stored, label in choices:
+        if value == stored or value in _labels(label):
+            return stored
+    raise CellError(
+        "invalid_choice",
+        gettext("“%(value)s” is not one of: %(allowed)s.")
+        % {"value": value, "allowed": "、".join(force_str(label) for _s, label in choices)},
+    )
+
+
+def clean_cell(column: Column, raw: Any, context: dict) -> Any:
+    """A cell's value for the model, or CellError with a stable code and a message."""
+    value = _text(raw)
+    if not value:
+        if column.required:
+            raise CellError("required", gettext("This cell is required."))
+        return None
+    if column.kind in ("text", "username") and value.startswith(FORMULA_PREFIXES):
+        raise CellError("formula", gettext("A cell may not start with =, +, - or @ (it could run as a formula)."))
+    if column.max_length and len(value) > column.max_length:
+        raise CellError("too_long", gettext("At most %(max)s characters.") % {"max": column.max_length})
+    kind = column.kind
+    if kind == "text":
+        return value
+    if kind == "phone":
+        if not PHONE_RE.match(value):
+            raise CellError("invalid_phone", gettext("“%(value)s” is not a phone number.") % {"value": value})
+        return value
+    if kind == "username":
+        if not USERNAME_RE.match(value):
+            raise CellError(
+                "invalid_username",
+                gettext("An account name uses only letters, digits and @ . + - _ (%(value)s).") % {"value": value},
+            )
+        return value
+    if kind == "credit_code":
+        value = value.upper()
+        if not credit_code.is_valid(value):
+            raise CellError(
+                "invalid_credit_code",
+                gettext("“%(value)s” is not a valid unified social credit code (18 characters with a correct check digit).")
+                % {"value": value},
+            )
+        return value
+    if kind == "county":
+        county = context["counties"].get(value)
+        if county is None:
+            raise CellError(
+                "unknown_county",
+                gettext("“%(value)s” is not a county-level unit of %(city)s.") % {"value": value, "city": context["city"].name},
+            )
+        return county
+    if kind == "choice":
+        return _choice(value, column.choices)
+    if kind == "sizes":
+        parts = [p for p in re.split(r"[,，、;；/\s]+", value) if p]
+        return list(dict.fromkeys(_choice(p, Enterprise.SizeClass.choices) for p in parts))
+    if kind == "int":
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            number = None
+        if number is None or number < 0 or number != number.to_integral_value() or number > 2_000_000_000:
+            raise CellError("invalid_number", gettext("Enter a whole number of at least 0."))
+        return int(number)
+    if kind == "points":
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            number = None
+        if number is None or not number.is_finite() or number < 0 or number >= 10_000:
+            raise CellError("invalid_number", gettext("Enter a number of points of at least 0."))
+        return number.quantize(Decimal("0.01"))
+    if kind == "bool":
+        lowered = value.lower()
+        if lowered in {"1", "true", "yes", "y"} | {s.lower() for s in _labels(_("Yes"))}:
+            return True
+        if lowered in {"0", "false", "no", "n"} | {s.lower() for s in _labels(_("No"))}:
+            return False
+        raise CellError("invalid_choice", gettext("Enter yes or no."))
+    raise AssertionError(kind)
+
+
+# -- the base of every kind ----------------------------------------------------------------
+
+
+class SheetImport:
+    """One kind of sheet: its columns, how a row is keyed and compared, and how it is written."""
+
+    kind = ""
+    title = ""
+    columns = ()
+
+    def __init__(self, user):
+        profile = Profile.for_user(user)
+        if profile is None or not profile.is_city_office or profile.city is None:
+            raise PermissionDenied(gettext("Only the city reform office can import spreadsheets."))
+        self.user = user
+        self.city = profile.city
+        self.counties = {c.name: c for c in Region.objects.filter(level=Region.Level.COUNTY, parent=self.city)}
+
+    # Subclasses: key(values) -> natural key; load_existing(keys) -> {key: obj};
+    # compare(values, obj) -> True when nothing would change; check(results, existing) for
+    # cross-row rules; write(results, existing) inside the transaction.
+
+    def match_headers(self, header_row):
+        """{column key: cell index}; a missing required column rejects the file."""
+        cells = [_text(v) for v in header_row]
+        positions = {}
+        for column in self.columns:
+            spellings = _labels(column.label) | {column.key}
+            index = next((i for i, text in enumerate(cells) if text in spellings), None)
+            if index is None and column.required:
+                raise SpreadsheetRejected(
+                    "missing_column",
+                    gettext("The sheet has no column “%(column)s”. Download the template and keep its header row.")
+                    % {"column": column.header},
+                )
+            if index is not None:
+                positions[column.key] = index
+        return positions
+
+    def validate(self, path):
+        rows = read_sheet(path)
+        try:
+            _number, header = next(rows)
+        except StopIteration:
+            raise SpreadsheetRejected("empty", gettext("The sheet is empty.")) from None
+        positions = self.match_headers(header)
+        context = {"city": self.city, "counties": self.counties}
+        results = []
+        for number, cells in rows:
+            result = RowResult(row=number, values={})
+            for column in self.columns:
+                index = positions.get(column.key)
+                raw = cells[index] if index is not None and index < len(cells) else None
+                try:
+                    result.values[column.key] = clean_cell(column, raw, context)
+                except CellError as error:
+                    result.errors.append(RowError(number, column.header, error.code, error.message))
+            results.append(result)
+        self._duplicates(results)
+        existing = self.load_existing(results)
+        self.check(results, existing)
+        for result in results:
+            if result.errors:
+                result.action = "error"
+                continue
+            obj = existing.get(result.key)
+            result.action = "create" if obj is None else ("unchanged" if self.compare(result.values, obj) else "update")
+        errors = [error for result in results for error in result.errors]
+        return Preview(kind=self.kind, rows=results, errors=errors), existing
+
+    def key_column(self):
+        return self.columns[0]
+
+    def _duplicates(self, results):
+        """A natural key twice in one sheet: the later rows are errors naming the first."""
+        column = self.key_column()
+        first = {}
+        for result in results:
+            key = result.values.get(column.key)
+            result.key = key or ""
+            result.label = force_str(result.values.get(self.label_key) or "")
+            if not key:
+                continue
+            if key in first:
+                result.errors.append(
+                    RowError(
+                        result.row,
+                        column.header,
+                        "duplicate_in_sheet",
+                        gettext("“%(value)s” already appears in row %(row)s of this sheet.") % {"value": key, "row": first[key]},
+                    )
+                )
+            else:
+                first[key] = result.row
+
+    label_key = "name"
+
+    def check(self, results, existing):
+        pass
+
+
+def in_chunks(items: Iterable, size: int = 2000) -> Iterator[list]:
+    """`items` in lists of at most `size`, for `__in` lookups that stay under the parameter limit."""
+    items = list(items)
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def resource_label(resource_class: type, name: str) -> Any:
+    """The header of a django-import-export resource's column (a lazy msgid)."""
+    return resource_class.fields[name].column_name
+
+
+def account_error(result: RowResult, column: str, account: Any, city: Region) -> bool:
+    """A per-row error if the existing `account` is not the city's to change
+    (enterprises.scoping.check_account: a superuser's, one without a role, another city's)."""
+    try:
+        scoping.check_account(account, city=city)
+    except ValidationError as error:
+        result.errors.append(RowError(result.row, column, error.code, force_str(error.messages[0])))
+        return True
+    return False

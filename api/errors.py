@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from chanjgai_portal.error_views import infrastructure_failure
-from tasks.workflow import WorkflowError
+from chanjgai_portal.errors import Conflict
 
 log = logging.getLogger("django.request")
 
@@ -83,7 +83,7 @@ def exception_handler(exc, context):
         request = context.get("request")
         log.error("%s on %s", type(exc).__name__, getattr(request, "path", "?"), exc_info=exc)
         return Response({"detail": str(message)}, status=status_code, headers=headers)
-    if isinstance(exc, WorkflowError):
+    if isinstance(exc, Conflict):
         return Response({"detail": str(exc.message)}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, DjangoValidationError):
         body = {}

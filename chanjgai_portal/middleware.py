@@ -2,8 +2,7 @@
 
 from django.shortcuts import render
 
-from tasks.workflow import WorkflowError
-
+from .errors import Conflict
 from .storage import is_storage_full, storage_full_message
 
 
@@ -15,7 +14,7 @@ class DomainErrorMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        if isinstance(exception, WorkflowError):
+        if isinstance(exception, Conflict):
             return render(request, "409.html", {"message": exception.message}, status=409)
         if is_storage_full(exception):
             # Nothing was kept (the storage removes a partial file, the staging the rest).

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
 
+from chanjgai_portal.errors import Conflict
 from enterprises.models import Profile
 
 from .models import CheckInState, ReviewEvent
@@ -15,12 +16,8 @@ Role = Profile.Role
 Action = ReviewEvent.Action
 
 
-class WorkflowError(Exception):
+class WorkflowError(Conflict):
     """An illegal transition, or a check-in another reviewer moved first (HTTP 409)."""
-
-    def __init__(self, message):
-        super().__init__(str(message))
-        self.message = message
 
 
 @dataclass(frozen=True)

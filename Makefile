@@ -100,9 +100,10 @@ messages-if-possible:
 lint: export DEBUG = 1
 lint: venv-dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
 
 clean:
-	rm -rf .pytest_cache staticfiles
+	rm -rf .pytest_cache .ruff_cache .import_linter_cache staticfiles
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +

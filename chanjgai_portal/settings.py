@@ -11,17 +11,31 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
-from kombu import Queue
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
+TRUE_VALUES = frozenset({"1", "true", "yes", "on"})
+FALSE_VALUES = frozenset({"0", "false", "no", "off", ""})
+
+
 def env_bool(name, default=False):
+    """The boolean environment variable `name` (`default` when unset). A value it does not know is
+    an error, not False: DEBUG=ture or SECURE_SSL_REDIRECT=enabled must not quietly mean off."""
     value = os.environ.get(name)
     if value is None:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    normalised = value.strip().lower()
+    if normalised in TRUE_VALUES:
+        return True
+    if normalised in FALSE_VALUES:
+        return False
+    raise ImproperlyConfigured(
+        f"{name}={value!r} is not a boolean: use 1, true, yes or on, or 0, false, no, off or an empty value."
+    )
 
 
 def env_list(name, default=""):

@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from django.conf import settings
+
+from chanjgai_portal.settings import env_bool
 
 BASE_DIR = Path(settings.BASE_DIR)
 # What a deployment sets; everything else is left to the defaults under test.
@@ -105,3 +108,31 @@ def test_debug_keeps_plain_http_for_make_run():
         "SESSION_COOKIE_SECURE": False,
         "REFUSE_DEMO_PASSWORD": False,
     }
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [("1", True), ("true", True), ("Yes", True), (" ON ", True), ("0", False), ("FALSE", False), ("no", False),
+     ("off", False), ("", False)],
+)
+def test_a_switch_reads_the_usual_words_for_on_and_off(monkeypatch, value, expected):
+    monkeypatch.setenv("SOME_SWITCH", value)
+    assert env_bool("SOME_SWITCH", default=not expected) is expected
+
+
+def test_an_unset_switch_takes_its_default(monkeypatch):
+    monkeypatch.delenv("SOME_SWITCH", raising=False)
+    assert env_bool("SOME_SWITCH", default=True) is True
+    assert env_bool("SOME_SWITCH", default=False) is False
+
+
+def test_a_switch_with_an_unknown_value_stops_the_start_naming_the_variable_and_the_value():
+    """DEBUG=maybe used to mean off without a word; now the settings refuse to load."""
+    env = production_env(DEBUG="maybe")
+    result = subprocess.run(
+        [sys.executable, "-c", "import chanjgai_portal.settings"],
+        cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "DEBUG='maybe' is not a boolean" in result.stderr

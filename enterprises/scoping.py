@@ -11,7 +11,6 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from .models import Profile, Region
-from .security import users_in_city
 
 
 def city_of(user):
@@ -33,6 +32,16 @@ def profiles_of_city(city):
         return Profile.objects.none()
     return Profile.objects.filter(
         Q(enterprise__county__parent_id=city.pk) | Q(region_id=city.pk) | Q(region__parent_id=city.pk)
+    )
+
+
+def users_in_city(city):
+    """The portal's users who work in `city`: its office, its counties' offices and liaisons,
+    and observers of anything in it."""
+    return get_user_model().objects.filter(
+        Q(profile__region=city)
+        | Q(profile__region__parent=city)
+        | Q(profile__enterprise__county__parent=city)
     )
 
 

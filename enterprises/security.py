@@ -28,7 +28,6 @@ from django.contrib.auth import authenticate, get_user_model, password_validatio
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.http import JsonResponse
@@ -43,6 +42,7 @@ from knox.models import AuthToken
 
 from .inputs import refuse_nul
 from .models import Profile
+from .scoping import users_in_city
 
 log = logging.getLogger(__name__)
 
@@ -114,16 +114,6 @@ def is_locked_out(request, username):
     if not settings.AXES_ENABLED or "\x00" in (username or ""):
         return False
     return AxesProxyHandler.is_locked(request, {"username": username})
-
-
-def users_in_city(city):
-    """The portal's users who work in `city`: its office, its counties' offices and liaisons,
-    and observers of anything in it."""
-    return get_user_model().objects.filter(
-        Q(profile__region=city)
-        | Q(profile__region__parent=city)
-        | Q(profile__enterprise__county__parent=city)
-    )
 
 
 def _guarded_city(actor, refusal):

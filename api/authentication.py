@@ -7,7 +7,7 @@ moves the expiry to now + the idle time on each use (written at most once a minu
 MIN_REFRESH_INTERVAL), never past the issue time + AUTO_REFRESH_MAX_TTL. So a token is refused
 once it has been unused for the idle time, or once the absolute limit has passed, and knox
 deletes it then. Revoking (logout, password change, the city office) is in
-enterprises.security.
+accounts.security.
 """
 
 import re
@@ -49,7 +49,7 @@ class ExpiringTokenAuthentication(TokenAuthentication):
     def _cleanup_token(self, auth_token) -> bool:
         """Whether this token has expired (then deleted). knox also loads and deletes the
         user's other expired tokens here, one more query on every API request; the
-        housekeeping job (enterprises.tasks.delete_expired_api_tokens) deletes those."""
+        housekeeping job (accounts.tasks.delete_expired_api_tokens) deletes those."""
         if auth_token.expiry is not None and auth_token.expiry < timezone.now():
             auth_token.delete()
             token_expired.send(sender=type(self), username=auth_token.user.get_username(), source="auth_token")

@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from enterprises import security
+from accounts import security
 from enterprises.models import Enterprise, Profile, Region
 from scoring.models import CountyRanking, EnterpriseRanking
 from tasks.models import (
@@ -59,7 +59,7 @@ class TokenSerializer(serializers.Serializer):
 
 
 class LoginSerializer(serializers.Serializer):
-    """A username and password that log in (enterprises.security.authenticate_for_api), with
+    """A username and password that log in (accounts.security.authenticate_for_api), with
     DRF's token login messages.
 
     The username is at most as long as an account's: a longer one is a 400 before any check,

@@ -23,8 +23,8 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import security
 from chanjgai_portal.paginator import TwoEndedPaginator
-from enterprises import security
 from enterprises.models import Enterprise, Profile, Region
 from scoring import selectors as ranking_selectors
 from scoring.models import EnterpriseRanking
@@ -51,7 +51,7 @@ class TokenView(APIView):
     """Exchange a username and password for a new API token (sent as `Authorization: Token …`).
 
     Guarded like the browser login: a username + address locked out by django-axes gets 429
-    (enterprises.security), on top of the per-minute throttle of failures; outside DEBUG the
+    (accounts.security), on top of the per-minute throttle of failures; outside DEBUG the
     demo password is a failed login like any wrong password (400), until it is changed on the
     website. The token expires when unused for API_TOKEN_IDLE_HOURS, and API_TOKEN_MAX_DAYS
     after it was issued in any case.

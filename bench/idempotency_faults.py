@@ -8,7 +8,7 @@ Creates --db-url afresh, migrates and seeds a small demo city (--enterprises), s
 check-ins through the services (liaisons, a small PDF) and starts a real gunicorn (the project's
 gunicorn.conf.py, --web-workers workers) with DEBUG off. Then --posts workflow POSTs over HTTP
 (county office approve, then city office score, each with its own API token from
-enterprises.security.issue_api_token) from --threads client threads, in two sets run side by
+accounts.security.issue_api_token) from --threads client threads, in two sets run side by
 side on different check-ins:
 
 - keyed: every POST carries a fresh Idempotency-Key (a UUID);
@@ -114,7 +114,7 @@ def pending_county_checkins(count):
 def tokens_for(users):
     from django.db import connection
 
-    from enterprises.security import issue_api_token
+    from accounts.security import issue_api_token
 
     tokens = {}
     for user in users:

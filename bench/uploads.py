@@ -140,7 +140,7 @@ def run_scenario(name):
     from django.urls import reverse
     from rest_framework.test import APIClient
 
-    from enterprises import security
+    from accounts import security
     from tasks.models import Assignment, CheckIn, Evidence
     from tests.test_evidence_hardening import GeneratorStream, multipart_chunks
 

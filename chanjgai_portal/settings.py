@@ -69,7 +69,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    # Before enterprises, whose admin replaces axes' AccessAttempt admin.
+    # Before accounts, whose admin replaces axes' AccessAttempt admin.
     "axes",
     "csp",
     # Below every app whose POSTs it makes safe to retry (tasks, api).
@@ -97,7 +97,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "enterprises.security.PasswordChangeRequiredMiddleware",
+    "accounts.security.PasswordChangeRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "chanjgai_portal.middleware.DomainErrorMiddleware",
@@ -141,12 +141,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and os.envi
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Django's validators come with zh_Hans messages (the length rule's through enterprises.security);
+# Django's validators come with zh_Hans messages (the length rule's through accounts.security);
 # the demo password is too short for them.
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
-        "NAME": "enterprises.security.MinimumLengthValidator",
+        "NAME": "accounts.security.MinimumLengthValidator",
         "OPTIONS": {"min_length": int(os.environ.get("PASSWORD_MIN_LENGTH", "10"))},
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -154,7 +154,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # The password seed_demo gives the demo accounts: outside DEBUG (REFUSE_DEMO_PASSWORD) a
-# browser login with it must change it first, and the API refuses it (enterprises/security.py).
+# browser login with it must change it first, and the API refuses it (accounts/security.py).
 DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "demo12345")
 REFUSE_DEMO_PASSWORD = env_bool("REFUSE_DEMO_PASSWORD", not DEBUG)
 
@@ -299,14 +299,14 @@ PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "1" if env_bool("BEHIND_TLS_PROX
 
 # --- Login lockout (django-axes): every login path, the browser form and the API token -------
 # Locked per username AND address, never per address alone: a county office's whole staff
-# shares one address. The city office unlocks (enterprises/security.py: unlock_user).
+# shares one address. The city office unlocks (accounts/security.py: unlock_user).
 AXES_ENABLED = env_bool("AXES_ENABLED", True)
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "10"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", "20")))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "enterprises.security.lockout_response"
-AXES_USERNAME_CALLABLE = "enterprises.security.axes_username"
+AXES_LOCKOUT_CALLABLE = "accounts.security.lockout_response"
+AXES_USERNAME_CALLABLE = "accounts.security.axes_username"
 AXES_VERBOSE = False
 # A failed attempt's POST data is kept in AccessAttempt: mask the password change form's
 # fields (it counts wrong current passwords as failed logins) besides axes' own defaults.
@@ -367,7 +367,7 @@ REST_FRAMEWORK = {
     # reverse proxy (one hop) sets it, or a client could pick a new address per attempt.
     "NUM_PROXIES": PROXY_COUNT,
 }
-# API tokens (django-rest-knox; api/authentication.py, enterprises/security.py). A token
+# API tokens (django-rest-knox; api/authentication.py, accounts/security.py). A token
 # unused for API_TOKEN_IDLE_HOURS expires: each use moves its expiry to now + that (written at
 # most once a minute), never past API_TOKEN_MAX_DAYS after it was issued. Tokens are stored
 # as SHA-512 digests, sent as `Authorization: Token <key>` as before, and revoked on logout,

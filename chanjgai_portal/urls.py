@@ -3,20 +3,20 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from enterprises.security_views import PasswordChangeView, unlock_accounts
+from accounts.views import PasswordChangeView, unlock_accounts
 from enterprises.views import home
 
 urlpatterns = [
     path("", home, name="home"),
     # A lockout (django-axes: AxesStandaloneBackend + AxesMiddleware) answers this form with
-    # enterprises.security.lockout_response, as it does the admin's login and the API token.
+    # accounts.security.lockout_response, as it does the admin's login and the API token.
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    # Wrong current passwords count as failed logins here (enterprises.security).
+    # Wrong current passwords count as failed logins here (accounts.security).
     path("accounts/password/", PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("accounts/unlock/", unlock_accounts, name="unlock_accounts"),

@@ -1,9 +1,7 @@
 """Admin for regions, enterprises and user profiles, plus the mixins the other apps' admins share."""
 
-from axes import admin as axes_admin
-from axes.models import AccessAttempt
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin.utils import NotRelationField, get_fields_from_path
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.contrib.auth import get_user_model
@@ -13,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from tasks import moves
 
-from . import scoping, security
+from . import scoping
 from .models import Enterprise, Profile, Region
 
 
@@ -276,7 +274,6 @@ class ProfileAdmin(ScopedAdminMixin, admin.ModelAdmin):
     search_fields = ("user__username", "user__first_name", "user__last_name", "enterprise__name", "region__name")
     list_select_related = ("user", "enterprise", "region")
     autocomplete_fields = ("user", "enterprise", "region")
-    actions = ["revoke_api_tokens"]
 
     def scope_filter(self, profile):
         # A superuser's profile is not the city's to change, even when it is in the city.
@@ -285,34 +282,3 @@ class ProfileAdmin(ScopedAdminMixin, admin.ModelAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
         return type(form.__name__, (form,), {"request_user": request.user})
-
-    @admin.action(description=_("Revoke the API tokens of the selected accounts"), permissions=["change"])
-    def revoke_api_tokens(self, request, queryset):
-        for username in queryset.order_by("user__username").values_list("user__username", flat=True):
-            try:
-                revoked = security.revoke_tokens_of(request.user, username)
-            except (PermissionDenied, ValidationError) as exc:
-                self.message_user(request, f"{username}: {' '.join(getattr(exc, 'messages', [str(exc)]))}", messages.ERROR)
-            else:
-                message = _("The API tokens of %(username)s are revoked (%(count)d).")
-                self.message_user(request, message % {"username": username, "count": revoked})
-
-
-# --- Login lockouts: axes' own admin, plus unlocking through the one service ---------------
-class AccessAttemptAdmin(axes_admin.AccessAttemptAdmin):
-    actions = ["unlock_selected"]
-
-    @admin.action(description=_("Unlock the selected usernames"))
-    def unlock_selected(self, request, queryset):
-        for username in sorted(set(queryset.values_list("username", flat=True))):
-            try:
-                security.unlock_user(request.user, username)
-            except (PermissionDenied, ValidationError) as exc:
-                self.message_user(request, f"{username}: {' '.join(getattr(exc, 'messages', [str(exc)]))}", messages.ERROR)
-            else:
-                self.message_user(request, _("%(username)s can log in again.") % {"username": username})
-
-
-if admin.site.is_registered(AccessAttempt):  # axes registers it unless AXES_ENABLE_ADMIN is off
-    admin.site.unregister(AccessAttempt)
-    admin.site.register(AccessAttempt, AccessAttemptAdmin)

@@ -9,8 +9,8 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
+from accounts import security
 from api.throttles import LoginFailureThrottle
-from enterprises import security
 from tasks.models import Assignment, CheckIn
 
 from . import factories as f

@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from enterprises import security
+from accounts import security
 from tasks import services
 
 from . import factories as f

@@ -16,8 +16,8 @@ from django.utils import timezone
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-from enterprises import security
-from enterprises.tasks import delete_expired_api_tokens
+from accounts import security
+from accounts.tasks import delete_expired_api_tokens
 from enterprises.models import Profile
 
 from . import factories as f

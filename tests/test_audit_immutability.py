@@ -16,7 +16,7 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
 
-from enterprises import security
+from accounts import security
 from notices import services as notice_services
 from notices.models import NoticeRead
 from scoring import services as scoring_services

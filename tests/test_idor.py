@@ -40,7 +40,7 @@ from django.db.models import Q
 from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
 
-from enterprises import security
+from accounts import security
 from enterprises.models import Enterprise, Profile, Region
 from notices import services as notice_services
 from notices.models import ExampleCase, Need, NeedMessage, Notice, NoticeAttachment, NoticeRead, Notification

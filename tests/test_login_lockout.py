@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from enterprises import security
+from accounts import security
 
 from . import factories as f
 

@@ -187,7 +187,7 @@ def test_the_shared_text_cleaning_refuses_nul_characters():
 def test_the_unlock_service_refuses_a_nul_character(world):
     from django.core.exceptions import ValidationError
 
-    from enterprises import security
+    from accounts import security
 
     with pytest.raises(ValidationError):
         security.unlock_user(world.city_user, "ent0001\x00")

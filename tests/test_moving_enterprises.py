@@ -18,7 +18,7 @@ from django.test import Client
 from django.urls import reverse
 from openpyxl import Workbook
 
-from enterprises import security
+from accounts import security
 from enterprises.models import Enterprise
 from scoring.engine import compute_snapshot
 from scoring.models import CountyRanking, RankBand, RankingSnapshot, RecomputeRequest

@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from enterprises import security
+from accounts import security
 
 from . import factories as f
 

@@ -40,9 +40,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from knox.models import AuthToken
 
-from .inputs import refuse_nul
-from .models import Profile
-from .scoping import users_in_city
+from enterprises.inputs import refuse_nul
+from enterprises.models import Profile
+from enterprises.scoping import users_in_city
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +248,7 @@ def revoke_tokens_of(actor, username: str) -> int:
     return revoked
 
 
-@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="enterprises.security.revoke_on_password_change")
+@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="accounts.security.revoke_on_password_change")
 def revoke_tokens_on_password_change(sender, instance, created, **kwargs):
     """A new password ends every API token of the user, as it ends their other sessions.
 
@@ -271,7 +271,7 @@ def is_demo_password(raw_password):
     return constant_time_compare(str(raw_password), settings.DEMO_PASSWORD)
 
 
-@receiver(user_logged_in, dispatch_uid="enterprises.security.flag_demo_password")
+@receiver(user_logged_in, dispatch_uid="accounts.security.flag_demo_password")
 def flag_demo_password(sender, request, user, **kwargs):
     """A browser login (portal or admin) with the demo password: remember the hash it had,
     so every page asks for a new password until the hash changes."""

@@ -1,4 +1,4 @@
-"""Pages of enterprises/security.py: the password change form that counts wrong current
+"""Pages of accounts/security.py: the password change form that counts wrong current
 passwords, and the city office's page that unlocks accounts and revokes their API tokens."""
 
 from django.contrib import messages

@@ -1,0 +1,61 @@
+"""Admin actions of login security: unlocking usernames on axes' access-attempt list, and
+revoking the API tokens of accounts on the profile list. Both go through accounts.security."""
+
+from axes import admin as axes_admin
+from axes.models import AccessAttempt
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from enterprises import admin as enterprises_admin
+from enterprises.models import Profile
+
+from . import security
+
+
+def _refusal(exc):
+    return " ".join(getattr(exc, "messages", [str(exc)]))
+
+
+# --- Login lockouts: axes' own admin, plus unlocking through the one service ---------------
+class AccessAttemptAdmin(axes_admin.AccessAttemptAdmin):
+    actions = ["unlock_selected"]
+
+    @admin.action(description=_("Unlock the selected usernames"))
+    def unlock_selected(self, request, queryset):
+        for username in sorted(set(queryset.values_list("username", flat=True))):
+            try:
+                security.unlock_user(request.user, username)
+            except (PermissionDenied, ValidationError) as exc:
+                self.message_user(request, f"{username}: {_refusal(exc)}", messages.ERROR)
+            else:
+                self.message_user(request, _("%(username)s can log in again.") % {"username": username})
+
+
+if admin.site.is_registered(AccessAttempt):  # axes registers it unless AXES_ENABLE_ADMIN is off
+    admin.site.unregister(AccessAttempt)
+    admin.site.register(AccessAttempt, AccessAttemptAdmin)
+
+
+# --- API tokens: the enterprises app's profile admin, with one action of this app ----------
+class ProfileAdmin(enterprises_admin.ProfileAdmin):
+    """enterprises' ProfileAdmin (scope, choices, the city's checks) plus revoking the API
+    tokens of the selected accounts; it replaces that registration, as the access-attempt
+    admin above replaces axes' one, because enterprises sits below accounts."""
+
+    actions = ["revoke_api_tokens"]
+
+    @admin.action(description=_("Revoke the API tokens of the selected accounts"), permissions=["change"])
+    def revoke_api_tokens(self, request, queryset):
+        for username in queryset.order_by("user__username").values_list("user__username", flat=True):
+            try:
+                revoked = security.revoke_tokens_of(request.user, username)
+            except (PermissionDenied, ValidationError) as exc:
+                self.message_user(request, f"{username}: {_refusal(exc)}", messages.ERROR)
+            else:
+                message = _("The API tokens of %(username)s are revoked (%(count)d).")
+                self.message_user(request, message % {"username": username, "count": revoked})
+
+
+admin.site.unregister(Profile)
+admin.site.register(Profile, ProfileAdmin)

@@ -7,8 +7,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
+from demo.management.commands.seed_demo import demo_enterprises
 from enterprises.credit_code import is_valid
-from enterprises.management.commands.seed_demo import demo_enterprises
 from enterprises.models import Enterprise, Profile, Region
 from scoring.models import RankingSnapshot
 from tasks.models import Assignment, CheckIn, Evidence, Indicator, Period, ReviewEvent

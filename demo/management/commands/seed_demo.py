@@ -21,7 +21,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from enterprises import demo_data as data
+from demo import data
 from enterprises.credit_code import ALPHABET, make_code
 from enterprises.models import Enterprise, Profile, Region
 from scoring.engine import compute_snapshot

@@ -18,19 +18,20 @@ Every rule here is used by the browser login, the API token endpoint and the adm
 
 import logging
 import math
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_cool_off
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model, password_validation
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models.signals import post_save
 from django.dispatch import receiver
-from django.http import JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -52,13 +53,13 @@ DEMO_PASSWORD_SESSION_KEY = "demo_password_hash"
 
 
 # --- lockouts ------------------------------------------------------------------------------
-def cool_off_minutes(request=None):
+def cool_off_minutes(request: HttpRequest | None = None) -> int:
     """How long a lockout lasts, in whole minutes (settings.AXES_COOLOFF_TIME)."""
     cool_off = get_cool_off(request) or timedelta(0)
     return max(1, math.ceil(cool_off.total_seconds() / 60))
 
 
-def lockout_message(request=None):
+def lockout_message(request: HttpRequest | None = None) -> str:
     return _(
         "Too many failed logins with this username from your address: logging in is locked "
         "for %(minutes)d minutes. Try again later, or ask the city reform office to unlock "
@@ -73,7 +74,9 @@ def _is_api_request(request):
     return request.path_info.startswith("/api/")
 
 
-def lockout_response(request, original_response=None, credentials=None):
+def lockout_response(
+    request: HttpRequest, original_response: HttpResponse | None = None, credentials: dict | None = None
+) -> HttpResponse:
     """settings.AXES_LOCKOUT_CALLABLE: the login page again with the reason (429), or the
     API's JSON error body ({"detail": "…"}, 429) for the API. A page that already answered
     the lockout itself (the password change form) keeps its answer."""
@@ -89,7 +92,7 @@ def lockout_response(request, original_response=None, credentials=None):
     return response.render()
 
 
-def axes_username(request, credentials=None):
+def axes_username(request: HttpRequest, credentials: dict | None = None) -> str | None:
     """settings.AXES_USERNAME_CALLABLE: the username a login attempt is counted under, as
     django-axes would read it, but no longer than an account's can be.
 
@@ -105,7 +108,7 @@ def axes_username(request, credentials=None):
     return str(username)[: User._meta.get_field(User.USERNAME_FIELD).max_length]
 
 
-def is_locked_out(request, username):
+def is_locked_out(request: HttpRequest, username: str | None) -> bool:
     """Whether this username is locked out from this request's address (API: before any check).
 
     A username with a NUL character is never locked: no account can have one (the forms and
@@ -145,7 +148,7 @@ def _account_of_city(city, username):
     return user
 
 
-def locked_accounts(actor):
+def locked_accounts(actor: AbstractBaseUser) -> list[tuple[str, str | None, int, datetime]]:
     """The lockouts in force that `actor` may lift: [(username, address, failures, since)]."""
     city = _unlocking_city(actor)
     since = timezone.now() - get_cool_off()
@@ -157,7 +160,7 @@ def locked_accounts(actor):
     return list(attempts.values_list("username", "ip_address", "failures_since_start", "attempt_time"))
 
 
-def unlock_user(actor, username):
+def unlock_user(actor: AbstractBaseUser, username: str) -> int:
     """Clear every failed-login record of `username` (all addresses); returns how many.
 
     City office only, for accounts of its own city; a superuser may unlock anyone.
@@ -200,7 +203,7 @@ class LockoutPasswordChangeForm(PasswordChangeForm):
 
 
 # --- API tokens (django-rest-knox) ---------------------------------------------------------
-def authenticate_for_api(request, *, username: str, password: str):
+def authenticate_for_api(request: HttpRequest, *, username: str, password: str) -> AbstractBaseUser | None:
     """The user these credentials log in to the API, or None (a failed login, counted by
     django-axes).
 
@@ -213,7 +216,7 @@ def authenticate_for_api(request, *, username: str, password: str):
     return authenticate(request=request, username=username, password=password)
 
 
-def issue_api_token(user) -> tuple[AuthToken, str]:
+def issue_api_token(user: AbstractBaseUser) -> tuple[AuthToken, str]:
     """A new API token of `user`: (the stored token, its key). Only the key's digest is
     stored, so the key can be shown once; it expires as settings.REST_KNOX says."""
     return AuthToken.objects.create(user=user)
@@ -224,7 +227,7 @@ def revoke_api_token(token: AuthToken) -> None:
     token.delete()
 
 
-def revoke_user_tokens(user) -> int:
+def revoke_user_tokens(user: AbstractBaseUser) -> int:
     """End every API token of `user`; returns how many there were."""
     deleted, _by_model = AuthToken.objects.filter(user=user).delete()
     return deleted
@@ -237,7 +240,7 @@ def delete_expired_tokens() -> int:
     return deleted
 
 
-def revoke_tokens_of(actor, username: str) -> int:
+def revoke_tokens_of(actor: AbstractBaseUser, username: str) -> int:
     """The city office ends every API token of an account of its city (a superuser: of any
     account), e.g. of a lost phone; returns how many. PermissionDenied for other roles,
     ValidationError for a username outside the city."""
@@ -249,7 +252,7 @@ def revoke_tokens_of(actor, username: str) -> int:
 
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="accounts.security.revoke_on_password_change")
-def revoke_tokens_on_password_change(sender, instance, created, **kwargs):
+def revoke_tokens_on_password_change(sender: type, instance: AbstractBaseUser, created: bool, **kwargs) -> None:
     """A new password ends every API token of the user, as it ends their other sessions.
 
     A receiver, because a password is set in many places that call no service of ours (the
@@ -263,7 +266,7 @@ def revoke_tokens_on_password_change(sender, instance, created, **kwargs):
 
 
 # --- the demo password ---------------------------------------------------------------------
-def is_demo_password(raw_password):
+def is_demo_password(raw_password: str | None) -> bool:
     """Whether `raw_password` is the demo password and must not be used: outside DEBUG, i.e.
     with settings.REFUSE_DEMO_PASSWORD (its default is `not DEBUG`)."""
     if not settings.REFUSE_DEMO_PASSWORD or not raw_password or not settings.DEMO_PASSWORD:
@@ -272,7 +275,7 @@ def is_demo_password(raw_password):
 
 
 @receiver(user_logged_in, dispatch_uid="accounts.security.flag_demo_password")
-def flag_demo_password(sender, request, user, **kwargs):
+def flag_demo_password(sender: type, request: HttpRequest | None, user: AbstractBaseUser, **kwargs) -> None:
     """A browser login (portal or admin) with the demo password: remember the hash it had,
     so every page asks for a new password until the hash changes."""
     if request is None or not hasattr(request, "session"):

@@ -6,8 +6,9 @@ an account or a role of another city (or a system administrator's account).
 """
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from .models import Profile, Region
@@ -35,7 +36,7 @@ def profiles_of_city(city):
     )
 
 
-def users_in_city(city):
+def users_in_city(city: Region) -> QuerySet[AbstractBaseUser]:
     """The portal's users who work in `city`: its office, its counties' offices and liaisons,
     and observers of anything in it."""
     return get_user_model().objects.filter(

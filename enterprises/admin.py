@@ -5,11 +5,9 @@ from django.contrib import admin
 from django.contrib.admin.utils import NotRelationField, get_fields_from_path
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.contrib.auth import get_user_model
-from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
-
-from tasks import moves
 
 from . import scoping
 from .models import Enterprise, Profile, Region
@@ -158,51 +156,11 @@ class RegionAdmin(ScopedAdminMixin, admin.ModelAdmin):
         return Q(pk__in=scoping.regions_of_city(profile.city).values("pk"))
 
 
-class EnterpriseAdminForm(forms.ModelForm):
-    """The enterprise form; a new county moves the enterprise through tasks.moves (its open
-    periods' tasks follow it), which asks for the reason and the city office's rights."""
-
-    move_reason = forms.CharField(
-        label=_("Reason for the move"),
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=_("Required when the county-level unit changes: the enterprise's tasks of open periods move with it."),
-    )
-    user = None  # set by EnterpriseAdmin.get_form
-
-    class Meta:
-        model = Enterprise
-        fields = "__all__"
-
-    @property
-    def moves_county(self):
-        """Whether saving changes an existing enterprise's county (and so is a move)."""
-        county = self.cleaned_data.get("county")
-        return self.instance.pk is not None and county is not None and moves.enterprise_county_changed(
-            self.instance.pk, county
-        )
-
-    def clean(self):
-        cleaned = super().clean()
-        if not self.moves_county:
-            return cleaned
-        try:
-            moves.check_move(self.user, self.instance, cleaned["county"])
-        except (PermissionDenied, ValidationError, ObjectDoesNotExist) as error:
-            self.add_error("county", getattr(error, "messages", None) or str(error) or _("You cannot move this enterprise."))
-            return cleaned
-        try:
-            cleaned["move_reason"] = moves.clean_reason(cleaned.get("move_reason"))
-        except ValidationError as error:
-            self.add_error("move_reason", error)
-        return cleaned
-
-
 @admin.register(Enterprise)
 class EnterpriseAdmin(ScopedAdminMixin, admin.ModelAdmin):
-    """Spreadsheet import and export are added by spreadsheets.admin, which registers a subclass."""
+    """A change of county is a move (tasks.admin registers a subclass that makes it one);
+    spreadsheet import and export are added by spreadsheets.admin."""
 
-    form = EnterpriseAdminForm
     list_display = (
         "name",
         "credit_code",
@@ -222,29 +180,10 @@ class EnterpriseAdmin(ScopedAdminMixin, admin.ModelAdmin):
     scope_enterprise = ""
     scope_county = "county"
     fieldsets = (
-        (None, {"fields": ("name", "credit_code", "county", "move_reason", "is_active")}),
+        (None, {"fields": ("name", "credit_code", "county", "is_active")}),
         (_("Profile"), {"fields": ("size_class", "ownership", "pilot_level", "employees")}),
         (_("Liaison"), {"fields": ("liaison_name", "liaison_phone")}),
     )
-
-    def get_fieldsets(self, request, obj=None):
-        if obj is not None:
-            return self.fieldsets
-        # A new enterprise is placed in a county, not moved.
-        first, *rest = self.fieldsets
-        fields = tuple(name for name in first[1]["fields"] if name != "move_reason")
-        return ((first[0], {**first[1], "fields": fields}), *rest)
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change=change, **kwargs)
-        return type(form.__name__, (form,), {"user": request.user})
-
-    def save_model(self, request, obj, form, change):
-        if change and form.moves_county:
-            # The service moves the enterprise and its open tasks (and re-checks under lock);
-            # the save below then writes the form's other fields.
-            moves.move_enterprise(request.user, obj, obj.county, form.cleaned_data["move_reason"])
-        super().save_model(request, obj, form, change)
 
 
 class ProfileAdminForm(forms.ModelForm):

@@ -1,23 +1,23 @@
 """The admin's spreadsheet import and export of enterprises and of the task library.
 
-enterprises and tasks register plain admins (they do not import this app); here the same
-admins are registered again with django-import-export and the resources of
-spreadsheets.resources, so the import rules stay in the spreadsheets feature.
+enterprises and tasks register their admins without spreadsheets (they do not import this app);
+here the same admins are registered again with django-import-export and the resources of
+spreadsheets.resources, so the import rules stay in the spreadsheets feature. The enterprises
+admin is the one tasks.admin registers, where a change of county is a move.
 """
 
 from django.contrib import admin
 from import_export.admin import ImportExportModelAdmin
 
-from enterprises.admin import EnterpriseAdmin
 from enterprises.models import Enterprise
-from tasks.admin import IndicatorAdmin
+from tasks.admin import IndicatorAdmin, MovingEnterpriseAdmin
 from tasks.models import Indicator
 
 from .resources import EnterpriseResource, IndicatorResource
 
 
 # The domain admin first, so its scoping mixins come before import-export in the MRO.
-class EnterpriseSpreadsheetAdmin(EnterpriseAdmin, ImportExportModelAdmin):
+class EnterpriseSpreadsheetAdmin(MovingEnterpriseAdmin, ImportExportModelAdmin):
     resource_classes = [EnterpriseResource]
 
 

@@ -4,16 +4,19 @@ Periods and indicators are edited here; assignments, check-ins, evidence and rev
 events are only shown: their state changes through tasks.services, never in a form.
 """
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from enterprises.admin import ReadOnlyAdminMixin, ReadOnlyInline, ScopedAdminMixin
+from enterprises.admin import EnterpriseAdmin, ReadOnlyAdminMixin, ReadOnlyInline, ScopedAdminMixin
+from enterprises.models import Enterprise
 from scoring.engine import compute_snapshot
 
-from . import services
+from . import moves, services
 from .models import Assignment, CheckIn, EnterpriseMove, Evidence, Indicator, Period, ReviewEvent
 
 
@@ -219,3 +222,80 @@ class EnterpriseMoveAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin
     list_select_related = ("enterprise", "from_county", "to_county", "moved_by")
     date_hierarchy = "at"
     scope_city = "to_county__parent"
+
+
+# --- Moving an enterprise: a new county on its admin page goes through tasks.moves ---------
+
+
+class EnterpriseMoveForm(forms.ModelForm):
+    """The enterprise form; a new county moves the enterprise through tasks.moves (its open
+    periods' tasks follow it), which asks for the reason and the city office's rights."""
+
+    move_reason = forms.CharField(
+        label=_("Reason for the move"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Required when the county-level unit changes: the enterprise's tasks of open periods move with it."),
+    )
+    user = None  # set by MovingEnterpriseAdmin.get_form
+
+    class Meta:
+        model = Enterprise
+        fields = "__all__"
+
+    @property
+    def moves_county(self):
+        """Whether saving changes an existing enterprise's county (and so is a move)."""
+        county = self.cleaned_data.get("county")
+        return self.instance.pk is not None and county is not None and moves.enterprise_county_changed(
+            self.instance.pk, county
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.moves_county:
+            return cleaned
+        try:
+            moves.check_move(self.user, self.instance, cleaned["county"])
+        except (PermissionDenied, ValidationError, ObjectDoesNotExist) as error:
+            self.add_error("county", getattr(error, "messages", None) or str(error) or _("You cannot move this enterprise."))
+            return cleaned
+        try:
+            cleaned["move_reason"] = moves.clean_reason(cleaned.get("move_reason"))
+        except ValidationError as error:
+            self.add_error("move_reason", error)
+        return cleaned
+
+
+class MovingEnterpriseAdmin(EnterpriseAdmin):
+    """The enterprises admin, where a change of county is a move (tasks.moves) with a reason.
+    Registered in place of enterprises.admin.EnterpriseAdmin, which knows nothing of tasks."""
+
+    form = EnterpriseMoveForm
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            return fieldsets  # a new enterprise is placed in a county, not moved
+        (title, options), *rest = fieldsets
+        fields = []
+        for name in options["fields"]:
+            fields.append(name)
+            if name == "county":
+                fields.append("move_reason")
+        return ((title, {**options, "fields": tuple(fields)}), *rest)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"user": request.user})
+
+    def save_model(self, request, obj, form, change):
+        if change and form.moves_county:
+            # The service moves the enterprise and its open tasks (and re-checks under lock);
+            # the save below then writes the form's other fields.
+            moves.move_enterprise(request.user, obj, obj.county, form.cleaned_data["move_reason"])
+        super().save_model(request, obj, form, change)
+
+
+admin.site.unregister(Enterprise)
+admin.site.register(Enterprise, MovingEnterpriseAdmin)

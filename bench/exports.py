@@ -265,7 +265,7 @@ def main():
         print(f"seeding {args.export_db} …", flush=True)
         url = fresh_database(args.pg_url, args.export_db, 100_000)
         env = django_env(url)
-        code = "from scoring.engine import compute_snapshot; from tasks.models import Period; compute_snapshot(Period.objects.first())"
+        code = "from scoring import recompute; from tasks.models import Period; recompute.recompute_now(Period.objects.first(), trigger='bench')"
         run([sys.executable, "manage.py", "shell", "-c", code], env, "snapshot")
     url = db_url(args.pg_url, args.export_db)
     results = []

@@ -15,7 +15,7 @@ of the assignments scored in SQL). What it does:
    enterprise's liaison submits a not-yet-submitted assignment with a small PDF (uploads go to a
    temporary MEDIA_ROOT), the county office user of its county approves it. Check-ins already
    pending city review from an earlier run are reused.
-2. Makes sure today's snapshot exists (a full compute_snapshot in this process if not; it is
+2. Makes sure today's snapshot exists (a full recompute_now in this process if not; it is
    never part of the stats) and applies any pending RecomputeRequests.
 3. Starts two workers as docker-compose.yml runs them, `celery -A chanjgai_portal worker
    --pool=solo --concurrency=1 -Q rankings` (logging to --worker-log, whose jobs are counted)
@@ -323,14 +323,14 @@ def log_offset(path):
 
 def wait_idle(period_id, quiet=1.5, timeout=60):
     """Until no RecomputeRequest is left and the queued key is gone."""
-    from scoring import jobs
+    from scoring import recompute
     from scoring.models import RecomputeRequest
 
-    client = jobs.redis_client()
+    client = recompute.redis_client()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not RecomputeRequest.objects.filter(period_id=period_id).exists() and not client.exists(
-            jobs.queued_key(period_id)
+            recompute.queued_key(period_id)
         ):
             time.sleep(quiet)
             if not RecomputeRequest.objects.filter(period_id=period_id).exists():
@@ -516,8 +516,8 @@ def main():
     from django.db import connection
     from django.utils import timezone
 
-    from scoring import jobs
-    from scoring.engine import compute_snapshot, refresh_rankings
+    from scoring import recompute
+    from scoring.engine import refresh_rankings
     from scoring.models import RankingSnapshot, ScoringRule
     from tasks.models import Period
 
@@ -534,13 +534,13 @@ def main():
     latest = RankingSnapshot.objects.latest_for(period)
     if latest is None or latest.taken_on != timezone.localdate() or not latest.matches(ScoringRule.for_period(period)):
         t = time.monotonic()
-        compute_snapshot(period, trigger="bench-latency")
+        recompute.recompute_now(period, trigger="bench-latency")
         print(f"  today's snapshot computed in full in-process: {time.monotonic() - t:.2f}s (not in the stats)")
     t = time.monotonic()
     refresh_rankings(period, trigger="bench-latency")
     print(f"  pending changes applied in-process: {time.monotonic() - t:.2f}s (not in the stats)", flush=True)
-    client = jobs.redis_client()
-    client.delete(jobs.queued_key(period.pk), jobs.recent_key(period.pk))
+    client = recompute.redis_client()
+    client.delete(recompute.queued_key(period.pk), recompute.recent_key(period.pk))
 
     result_dead = {"before": dead_tuples()}
     if args.vacuum:

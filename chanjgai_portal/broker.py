@@ -66,7 +66,8 @@ def producers():
         return _producers
 
 
-def _eager():
+def eager():
+    """True when Celery runs jobs inline, without a broker (the demo and the tests)."""
     return bool(app.conf.task_always_eager)
 
 
@@ -101,7 +102,7 @@ def attempt(fn, what="job"):
         fn()
         return True
     except Exception as error:  # any broker failure; the work is recorded in PostgreSQL
-        if _eager():
+        if eager():
             logger.exception("The inline %s failed; its sweep will retry it", what)
             return False
         with _lock:
@@ -125,3 +126,29 @@ def enqueue(task, args=(), what=None, **options):
             return task.apply_async(args, producer=producer, retry=False, **options)
 
     return attempt(publish, what=what or task.name)
+
+
+def enqueue_named(name, args=(), what=None, **options):
+    """`enqueue` for a job known by its task name only, so that the module asking for it
+    need not import the module defining it (scoring.recompute asks for scoring.tasks' job).
+
+    Published with `app.send_task`, routed by name like any task. Without a broker (Celery
+    eager: the demo and the tests) the process is its own worker: it finds the task among
+    the apps' task modules, as a worker does, and runs it inline.
+    """
+
+    def publish():
+        if eager():
+            return _registered_task(name).apply_async(args, **options)
+        with producers().acquire(block=True, timeout=settings.REDIS_TIMEOUT) as producer:
+            return app.send_task(name, args, producer=producer, retry=False, **options)
+
+    return attempt(publish, what=what or name)
+
+
+def _registered_task(name):
+    if name not in app.tasks:
+        # A worker imports every app's `tasks` module at start; a web process only the ones
+        # its code imported.
+        app.autodiscover_tasks(force=True)
+    return app.tasks[name]

@@ -1,12 +1,16 @@
 """Admin for the scoring app: all read-only. Snapshots are written only by scoring.engine,
 and scoring rules change only through scoring.services.change_scoring_rule (the rule page),
-which records who changed what."""
+which records who changed what. The period admin gets a "Recompute rankings" action here,
+which asks scoring.recompute for a full recompute through the ranking queue."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from enterprises.admin import ReadOnlyAdminMixin, ReadOnlyInline, ScopedAdminMixin
+from tasks import admin as tasks_admin
+from tasks.models import Period
 
+from . import recompute, selectors
 from .models import CountyRanking, EnterpriseRanking, RankingSnapshot, RecomputeRequest, ScoringRule, ScoringRuleChange
 
 COUNTY_RANKING_FIELDS = (
@@ -117,3 +121,30 @@ class RecomputeRequestAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdm
     list_filter = ("period", "full")
     list_select_related = ("period", "enterprise")
     scope_city = "period__city"
+
+
+# The period admin is the task library's (tasks.admin); the ranking action is the scoring
+# app's, so it extends that admin here rather than tasks importing scoring.
+admin.site.unregister(Period)
+
+
+@admin.register(Period)
+class PeriodAdmin(tasks_admin.PeriodAdmin):
+    actions = (*tasks_admin.PeriodAdmin.actions, "recompute_rankings_action")
+
+    @admin.action(description=_("Recompute rankings"), permissions=("change",))
+    def recompute_rankings_action(self, request, queryset):
+        """Ask for each period's rankings in full through the ranking queue; the message says
+        what was computed when the job already ran (no broker: inline), else that it runs."""
+        for period in queryset.select_related("city"):
+            recompute.request_recompute(period, trigger="admin")
+            snapshot = selectors.latest_snapshot(period)
+            if snapshot is None or selectors.ranking_update_pending(period):
+                message = _("%(period)s: rankings are being recomputed.") % {"period": period}
+            else:
+                message = _("%(period)s: rankings recomputed (%(counties)d counties, %(enterprises)d enterprises).") % {
+                    "period": period,
+                    "counties": snapshot.county_rankings.count(),
+                    "enterprises": snapshot.enterprise_rankings.count(),
+                }
+            self.message_user(request, message, messages.SUCCESS)

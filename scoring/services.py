@@ -9,8 +9,8 @@ from django.utils.translation import gettext as _
 from enterprises.models import Profile
 from tasks.models import Period
 
-from .jobs import schedule_recompute
-from .models import RecomputeRequest, ScoringRule, ScoringRuleChange, TieMethod
+from . import recompute
+from .models import ScoringRule, ScoringRuleChange, TieMethod
 
 
 def _weight(value, label):
@@ -48,6 +48,5 @@ def change_scoring_rule(user, period, office_weight, enterprise_weight, tie_meth
             return rule
         rule.save()
         ScoringRuleChange.objects.create(rule=rule, changed_by=user, before=before, after=after)
-        RecomputeRequest.objects.create(period=period, full=True)
-        transaction.on_commit(lambda: schedule_recompute(period.pk))
+        recompute.request_recompute(period, trigger="rule")
     return rule

@@ -3,7 +3,7 @@
 An enterprise leaving (or rejoining) the reform changes the rankings as much as a score does.
 Every path that saves one Enterprise (the admin, django-import-export's admin import) goes
 through save(); the spreadsheet import, which bulk-updates, calls
-scoring.jobs.mark_enterprises_changed itself.
+scoring.recompute.enterprises_changed itself.
 """
 
 from django.db.models.signals import post_save, pre_save
@@ -11,7 +11,7 @@ from django.dispatch import receiver
 
 from enterprises.models import Enterprise
 
-from .jobs import mark_enterprises_changed
+from . import recompute
 
 
 @receiver(pre_save, sender=Enterprise, dispatch_uid="scoring.signals.remember_is_active")
@@ -28,4 +28,4 @@ def rank_on_is_active_change(sender, instance, created=False, raw=False, **kwarg
     before = instance.__dict__.pop("_is_active_before_save", None)
     if raw or created or before is None or before == instance.is_active:
         return
-    mark_enterprises_changed([instance.pk])
+    recompute.enterprises_changed([instance.pk])

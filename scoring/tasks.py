@@ -1,75 +1,31 @@
-"""Celery jobs of the scoring app: thin wrappers around scoring.engine.
+"""Celery jobs of the scoring app: thin wrappers around scoring.recompute and scoring.exports.
 
-Both are idempotent (running one twice gives the same snapshot), which is what makes
-acks_late redelivery after a worker crash safe.
+The ranking jobs are idempotent (running one twice gives the same snapshot), which is what
+makes acks_late redelivery after a worker crash safe. scoring.recompute enqueues them by
+their names, which stay as they are: queued messages and CELERY_BEAT_SCHEDULE use them.
 """
 
-import datetime
-import logging
-
 from celery import shared_task
-from django.conf import settings
-from django.utils import timezone
 
-from tasks.models import Period
-
-from . import jobs
-from .engine import compute_snapshot, refresh_rankings
-from .models import RecomputeRequest
-
-logger = logging.getLogger(__name__)
+from . import recompute
 
 
-def _forget_queued(period_id):
-    """Let the next score enqueue a job again: anything committed from now on is not
-    guaranteed to be seen by this run."""
-    try:
-        jobs.redis_client().delete(jobs.queued_key(period_id))
-    except Exception:  # without Redis there is no key to clear
-        pass
-
-
-def _mark_recent(period_id):
-    try:
-        jobs.redis_client().set(jobs.recent_key(period_id), "1", px=int(settings.RANKING_MIN_INTERVAL * 1000))
-    except Exception:
-        pass
-
-
-@shared_task(name="scoring.recompute_rankings")
-def recompute_rankings(period_id, trigger="score"):
+@shared_task(name=recompute.RECOMPUTE_RANKINGS)
+def recompute_rankings(period_id, trigger=recompute.SCORE_TRIGGER):
     """Apply the period's pending ranking changes (a full recompute when a new day or rule needs it)."""
-    period = Period.objects.filter(pk=period_id).first()
-    if period is None:
-        return None
-    if not recompute_rankings.app.conf.task_always_eager:
-        _forget_queued(period_id)
-        # Measured from the start of a job: a score arriving later than RANKING_MIN_INTERVAL
-        # after it started gets a job at once, only a burst waits.
-        _mark_recent(period_id)
-    return refresh_rankings(period, trigger=trigger).pk
+    return recompute.apply_pending(period_id, trigger=trigger)
 
 
 @shared_task(name="scoring.full_recompute")
 def full_recompute(period_id, trigger="full"):
     """Recompute the period's rankings in full as a new snapshot."""
-    period = Period.objects.filter(pk=period_id).first()
-    if period is None:
-        return None
-    return compute_snapshot(period, trigger=trigger).pk
+    return recompute.recompute_in_full(period_id, trigger=trigger)
 
 
 @shared_task(name="scoring.sweep_pending_recomputes")
 def sweep_pending_recomputes():
     """Beat job: apply ranking changes whose job never ran (broker down, job lost)."""
-    cutoff = timezone.now() - datetime.timedelta(seconds=settings.RANKING_SWEEP_GRACE)
-    period_ids = sorted(
-        set(RecomputeRequest.objects.filter(requested_at__lt=cutoff).values_list("period_id", flat=True))
-    )
-    for period in Period.objects.filter(pk__in=period_ids):
-        logger.info("Sweep: applying pending ranking changes of period %s", period.pk)
-        refresh_rankings(period, trigger="sweep")
-    return period_ids
+    return recompute.sweep_pending()
 
 
 @shared_task(name="scoring.run_export_job", bind=True)

@@ -14,7 +14,6 @@ from django.utils.translation import ngettext
 
 from enterprises.admin import EnterpriseAdmin, ReadOnlyAdminMixin, ReadOnlyInline, ScopedAdminMixin
 from enterprises.models import Enterprise
-from scoring.engine import compute_snapshot
 
 from . import moves, services
 from .models import Assignment, CheckIn, EnterpriseMove, Evidence, Indicator, Period, ReviewEvent
@@ -35,7 +34,8 @@ class PeriodAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_select_related = ("city",)
     autocomplete_fields = ("city",)
     date_hierarchy = "starts_on"
-    actions = ("generate_assignments_action", "recompute_rankings_action")
+    # scoring.admin adds "Recompute rankings" (scoring sits above tasks).
+    actions = ("generate_assignments_action",)
     scope_city = "city"
 
     @admin.action(description=_("Generate check-in tasks"), permissions=("change",))
@@ -50,21 +50,6 @@ class PeriodAdmin(ScopedAdminMixin, admin.ModelAdmin):
                     created,
                 )
                 % {"period": period, "count": created},
-                messages.SUCCESS,
-            )
-
-    @admin.action(description=_("Recompute rankings"), permissions=("change",))
-    def recompute_rankings_action(self, request, queryset):
-        for period in queryset.select_related("city"):
-            snapshot = compute_snapshot(period, trigger="admin")
-            self.message_user(
-                request,
-                _("%(period)s: rankings recomputed (%(counties)d counties, %(enterprises)d enterprises).")
-                % {
-                    "period": period,
-                    "counties": snapshot.county_rankings.count(),
-                    "enterprises": snapshot.enterprise_rankings.count(),
-                },
                 messages.SUCCESS,
             )
 

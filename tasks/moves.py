@@ -25,7 +25,9 @@ from django.utils.translation import gettext_lazy
 
 from enterprises.inputs import MAX_COMMENT_LENGTH, clean_text, profile_or_403
 from enterprises.models import Enterprise, Region
-from scoring.jobs import mark_enterprises_changed
+# The one sanctioned upward import (tasks -> scoring): a move asks for a ranking recompute
+# of the moved enterprise. Nothing else in tasks imports scoring.
+from scoring import recompute
 
 from .models import Assignment, CheckIn, EnterpriseMove, EnterpriseProgress, ReviewEvent
 
@@ -152,7 +154,7 @@ def move_enterprise(user, enterprise, new_county, reason, *, outcome_hook=None):
             ]
         )
         if moved:
-            mark_enterprises_changed([enterprise.pk])
+            recompute.enterprises_changed([enterprise.pk])
         if outcome_hook is not None:
             outcome_hook(move)
     return move

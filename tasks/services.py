@@ -23,6 +23,9 @@ from django.utils.translation import gettext as _
 
 from enterprises.inputs import MAX_COMMENT_LENGTH, MAX_DESCRIPTION_LENGTH, clean_text, profile_or_403
 from notices.services import notify_checkin_event
+# The one sanctioned upward import (tasks -> scoring): the workflow asks for a ranking
+# recompute when a score or reopen changes points. Nothing else in tasks imports scoring.
+from scoring import recompute
 
 from . import workflow
 from .evidence import inspect_upload, validate_upload_count
@@ -149,9 +152,7 @@ def _transition(user, checkin, action, clean_input, outcome_hook=None):
         notify_checkin_event(event)
         if action in (ReviewEvent.Action.SCORE, ReviewEvent.Action.REOPEN):
             # Rankings depend on awarded points: recorded here, applied after commit.
-            from scoring.jobs import mark_rankings_changed
-
-            mark_rankings_changed(checkin.assignment)
+            recompute.rankings_changed(checkin.assignment)
         if outcome_hook is not None:
             outcome_hook(checkin)
     return checkin

@@ -13,7 +13,7 @@ from celery.signals import task_postrun
 from django.db import connections
 
 from chanjgai_portal.celery import app as celery_app
-from scoring import jobs
+from scoring import recompute
 
 WAIT_SECONDS = 20
 
@@ -42,7 +42,7 @@ def redis_worker():
     # database that no longer exists (or, worse, reused ids): start from an empty queue.
     celery_app.control.purge()
     # Likewise the "a job is queued" markers of periods with the same ids.
-    client = jobs.redis_client()
+    client = recompute.redis_client()
     for key in client.scan_iter("chanjgai:rankings:*"):
         client.delete(key)
     task_postrun.connect(_close_worker_connections, weak=False)

@@ -106,6 +106,9 @@ def test_period_action_generates_assignments(admin_client, world):
     assert "6 check-in tasks created" in response.content.decode()
 
 
+# Committed transactions: the action asks for the recompute through the ranking queue once
+# its request commits (Celery runs the job inline in tests), as in production.
+@pytest.mark.django_db(transaction=True)
 def test_period_action_recomputes_rankings(admin_client, world):
     response = admin_client.post(
         admin_url(Period, "changelist"),

@@ -12,7 +12,8 @@ import pytest
 from django.db.models import Count
 from django.test import override_settings
 
-from scoring import jobs
+from chanjgai_portal.celery import app as celery_app
+from scoring import recompute
 from scoring.models import EnterpriseRanking, RankingSnapshot, RecomputeRequest
 from scoring.tasks import full_recompute, recompute_rankings, sweep_pending_recomputes
 from tasks import services
@@ -110,8 +111,8 @@ def test_a_score_given_while_the_broker_is_down_is_ranked_by_the_sweep(
         raise ConnectionError("Redis is down")
 
     with monkeypatch.context() as down:
-        down.setattr(jobs, "redis_client", broker_down)
-        down.setattr(recompute_rankings, "apply_async", broker_down)
+        down.setattr(recompute, "redis_client", broker_down)
+        down.setattr(celery_app, "send_task", broker_down)
         checkin = _score(world, assignment_of, pdf_upload, 1, "7")
 
     # The score committed; the change waits in Postgres, not in the lost queue.

@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 
 from scoring.engine import compute_snapshot, refresh_rankings
-from scoring.jobs import coalesced_recomputes
+from scoring.recompute import coalesced_recomputes
 from scoring.models import EnterpriseRanking, RankingSnapshot, RecomputeRequest, ScoringRule, TieMethod
 from scoring.services import change_scoring_rule
 from tasks import services

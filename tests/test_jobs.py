@@ -1,6 +1,6 @@
 """Scheduling recomputes: bulk work coalesces, and a broker outage never fails a score."""
 
-from scoring.jobs import coalesced_recomputes
+from scoring.recompute import coalesced_recomputes
 from scoring.models import RankingSnapshot
 from tasks import services
 from tasks.models import Assignment, CheckInState
@@ -40,7 +40,7 @@ def test_a_score_commits_even_when_the_recompute_cannot_be_enqueued(
         raise ConnectionError("Redis is down")
 
     checkin = _pending_city(world, assignment_of, pdf_upload, 0)
-    monkeypatch.setattr(scoring_tasks.recompute_rankings, "delay", broker_down)
+    monkeypatch.setattr(scoring_tasks.recompute_rankings, "apply_async", broker_down)
 
     with django_capture_on_commit_callbacks(execute=True):
         services.score(world.city_user, checkin, "9")

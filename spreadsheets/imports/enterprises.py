@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from enterprises import scoping
 from enterprises.models import Enterprise, Profile
-from scoring.jobs import mark_enterprises_changed
+from scoring import recompute
 from tasks import moves
 
 from ..resources import EnterpriseResource
@@ -166,7 +166,7 @@ class EnterpriseImport(SheetImport):
         Enterprise.objects.bulk_create(new, batch_size=1000)
         Enterprise.objects.bulk_update(changed, self.MODEL_FIELDS, batch_size=1000)
         if left_or_rejoined:
-            mark_enterprises_changed(left_or_rejoined)  # bulk_update sends no signals
+            recompute.enterprises_changed(left_or_rejoined)  # bulk_update sends no signals
         # Liaison accounts: create the missing users, then the missing profiles.
         wanted = {}
         for result in results:

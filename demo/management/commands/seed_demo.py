@@ -24,8 +24,7 @@ from django.db import transaction
 from demo import data
 from enterprises.credit_code import ALPHABET, make_code
 from enterprises.models import Enterprise, Profile, Region
-from scoring.engine import compute_snapshot
-from scoring.jobs import coalesced_recomputes
+from scoring import recompute
 from tasks import services
 from tasks.models import Assignment, CheckIn, Indicator, Period
 
@@ -160,7 +159,7 @@ class Command(BaseCommand):
 
         # The scores given while seeding would each schedule a recompute when the transaction
         # commits; the snapshot computed at the end already includes them all.
-        with coalesced_recomputes() as pending_recomputes:
+        with recompute.coalesced_recomputes() as pending_recomputes:
             with transaction.atomic():
                 city, counties = self.seed_regions()
                 enterprise_ids = self.seed_enterprises(city, counties, count, seed)
@@ -176,7 +175,7 @@ class Command(BaseCommand):
                 if not options["no_progress"]:
                     progressed = self.seed_progress(period, counties, enterprise_ids, users, seed)
                 if progressed or not period.snapshots.exists():
-                    compute_snapshot(period, trigger="seed_demo")
+                    recompute.recompute_now(period, trigger="seed_demo")
                     self.step("ranking snapshot computed")
             pending_recomputes.discard(period.pk)
 

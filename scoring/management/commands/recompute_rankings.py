@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from scoring.engine import compute_snapshot
+from scoring import recompute
 from tasks.models import Period
 
 
@@ -18,7 +18,7 @@ class Command(BaseCommand):
             if missing:
                 raise CommandError(f"No period with id {', '.join(map(str, sorted(missing)))}.")
         for period in periods:
-            snapshot = compute_snapshot(period, trigger="command")
+            snapshot = recompute.recompute_now(period, trigger="command")
             self.stdout.write(
                 f"{period.city} {period}: snapshot {snapshot.pk}, "
                 f"{snapshot.enterprise_rankings.count()} enterprises, {snapshot.county_rankings.count()} counties"

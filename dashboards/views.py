@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from enterprises.models import Profile
+from scoring import charts
 from scoring import selectors as scoring
 from tasks import selectors as tasks
 from tasks.models import Assignment, AssignmentState, CheckInState
@@ -61,10 +62,6 @@ def index(request):
     return redirect(DASHBOARD_BY_ROLE.get(profile.role, "scoring:rankings"))
 
 
-def _bar_chart(categories, series, links=None):
-    return {"kind": "bar", "categories": categories, "series": series, "links": links or []}
-
-
 @require_safe
 @login_required
 def city(request):
@@ -107,7 +104,7 @@ def city(request):
             lowest=lowest,
             snapshot=latest,
             county_rankings=selectors.county_rankings(latest),
-            county_chart=_bar_chart(
+            county_chart=charts.bar_chart(
                 [row["county__name"] for row in counties],
                 [
                     {"name": _("Completion (%)"), "data": [row["completion"] for row in counties]},
@@ -115,25 +112,20 @@ def city(request):
                 ],
                 [row["link"] for row in counties],
             ),
-            size_chart=_bar_chart(
+            size_chart=charts.bar_chart(
                 [row["label"] for row in sizes],
                 [{"name": _("Completion (%)"), "data": [row["completion"] for row in sizes]}],
                 [row["link"] for row in sizes],
             ),
-            ownership_chart=_bar_chart(
+            ownership_chart=charts.bar_chart(
                 [row["label"] for row in ownership],
                 [{"name": _("Completion (%)"), "data": [row["completion"] for row in ownership]}],
                 [row["link"] for row in ownership],
             ),
-            history_chart={
-                "kind": "line",
-                "inverse": True,
-                "categories": dates,
-                "series": [
-                    {"name": name, "data": [ranks.get(s.pk) for s in snapshots]}
-                    for name, ranks in by_county_history.items()
-                ],
-            },
+            history_chart=charts.rank_chart(
+                dates,
+                [{"name": name, "data": [ranks.get(s.pk) for s in snapshots]} for name, ranks in by_county_history.items()],
+            ),
         )
     return render(request, "dashboards/city.html", context)
 
@@ -167,12 +159,10 @@ def county(request):
             snapshot=latest,
             ranking=selectors.county_ranking(latest, profile.county),
             county_total=selectors.county_count(latest),
-            history_chart={
-                "kind": "line",
-                "inverse": True,
-                "categories": [f"{row.snapshot.taken_on:%m-%d}" for row in history],
-                "series": [{"name": profile.county.name, "data": [row.rank for row in history]}],
-            },
+            history_chart=charts.rank_chart(
+                [f"{row.snapshot.taken_on:%m-%d}" for row in history],
+                [{"name": profile.county.name, "data": [row.rank for row in history]}],
+            ),
             history=history,
         )
     return render(request, "dashboards/county.html", context)

@@ -2,7 +2,8 @@
 
 - Enterprise points = Σ awarded points of its scored check-ins in the period;
   score rate = points / Σ max points of its assignments (or, when the period's rule says
-  unfinished tasks do not count, of its scored assignments only).
+  unfinished tasks do not count, of its scored assignments only: counts_in_rate, which the
+  explanation pages use too).
 - Enterprises rank by points within their county and within the city; equal points
   share a rank: 1, 2, 2, 4 (SQL's RANK()) by default, or 1, 2, 2, 3 (DENSE_RANK()).
 - County score = office weight × the county office's score rate
@@ -47,11 +48,19 @@ RATE_STEP = Decimal("0.0001")
 SCORED = Q(state=AssignmentState.SCORED)
 
 
+def counts_in_rate(state: str, *, count_unfinished: bool) -> bool:
+    """Whether a task in `state` is in its score rate's denominator (Σ max points): every
+    task when the period's rule counts unfinished tasks, else the scored ones only."""
+    return count_unfinished or state == AssignmentState.SCORED
+
+
 def _max_points_sum(count_unfinished):
-    """Σ max points of the assignments that form a score rate's denominator."""
-    if count_unfinished:
+    """Σ max points of the assignments that form a score rate's denominator: the states
+    counts_in_rate admits, as the aggregate's filter."""
+    states = [s for s in AssignmentState.values if counts_in_rate(s, count_unfinished=count_unfinished)]
+    if len(states) == len(AssignmentState.values):
         return Sum("indicator__max_points")
-    return Sum("indicator__max_points", filter=SCORED)
+    return Sum("indicator__max_points", filter=Q(state__in=states))
 
 
 def enterprise_figures(period, rule, enterprise_ids=None):

@@ -15,10 +15,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from chanjgai_portal.paginator import TwoEndedPaginator
 from spreadsheets.cells import XLSX_CONTENT_TYPE
-from tasks.models import AssignmentState, Indicator
 
-from . import exports, selectors, services
-from .engine import county_score
+from . import charts, explanations, exports, selectors, services
 from .forms import ScoringRuleForm
 from .models import ExportJob, ScoringRule, TieMethod
 
@@ -140,67 +138,6 @@ def export_job_download(request, pk):
 
 # --- Explaining a county's score ---------------------------------------------------------
 
-SPARKLINE_WIDTH, SPARKLINE_HEIGHT, SPARKLINE_PAD = 240, 48, 4
-
-
-def _sparkline(history):
-    """Coordinates of the county's score (0–100) over its snapshots, for an inline SVG."""
-    if not history:
-        return None
-    inner_w, inner_h = SPARKLINE_WIDTH - 2 * SPARKLINE_PAD, SPARKLINE_HEIGHT - 2 * SPARKLINE_PAD
-    step = inner_w / (len(history) - 1) if len(history) > 1 else 0
-    dots = []
-    for i, row in enumerate(history):
-        x = SPARKLINE_PAD + (i * step if len(history) > 1 else inner_w / 2)
-        y = SPARKLINE_PAD + inner_h * (1 - float(min(max(row.score, Decimal(0)), Decimal(100))) / 100)
-        dots.append({"x": f"{x:.1f}", "y": f"{y:.1f}", "row": row})
-    return {
-        "width": SPARKLINE_WIDTH,
-        "height": SPARKLINE_HEIGHT,
-        "points": " ".join(f"{d['x']},{d['y']}" for d in dots),
-        "dots": dots,
-    }
-
-
-def _county_equation(snapshot, row, rate_sum):
-    """The parts of a county's score as stored in the snapshot, and the sum they make.
-
-    The snapshot's own weights and rates are used, so the equation on the page is the one
-    the engine evaluated: `total` equals the stored score.
-    """
-    office_rate = row.office_rate if row.office_rate is not None else Decimal(0)
-    enterprise_rate = row.enterprise_mean_rate if row.enterprise_mean_rate is not None else Decimal(0)
-    total = county_score(row.office_rate, row.enterprise_mean_rate, snapshot.office_weight, snapshot.enterprise_weight)
-    office_exact = bool(row.office_max_points) and row.office_points / row.office_max_points == row.office_rate
-    enterprise_exact = (
-        rate_sum is not None
-        and row.enterprises_counted > 0
-        and rate_sum / row.enterprises_counted == row.enterprise_mean_rate
-    )
-    return {
-        "office_weight": snapshot.office_weight,
-        "office_rate": office_rate,
-        "office_missing": row.office_rate is None,
-        "office_exact": office_exact,
-        "enterprise_weight": snapshot.enterprise_weight,
-        "enterprise_rate": enterprise_rate,
-        "enterprise_missing": row.enterprise_mean_rate is None,
-        "enterprise_rate_sum": rate_sum,
-        "enterprise_exact": enterprise_exact,
-        "total": total,
-        "adds_up": total == row.score,
-    }
-
-
-def _task_totals(assignments, count_unfinished):
-    """Σ points of the scored tasks and Σ max points of the tasks in the rate's denominator."""
-    points = sum((a.points or 0 for a in assignments if a.state == AssignmentState.SCORED), Decimal(0))
-    max_points = sum(
-        (a.indicator.max_points for a in assignments if count_unfinished or a.state == AssignmentState.SCORED),
-        Decimal(0),
-    )
-    return points, max_points
-
 
 @require_GET
 @login_required
@@ -215,9 +152,9 @@ def county_detail(request, county_id):
     equation = history = None
     pending = False
     if row is not None:
-        equation = _county_equation(snapshot, row, selectors.county_enterprise_rate_sum(snapshot, county))
+        equation = explanations.county_equation(snapshot, row, selectors.county_enterprise_rate_sum(snapshot, county))
         history = selectors.county_history(period, county)
-        live = _task_totals(office_tasks, snapshot.count_unfinished)
+        live = explanations.task_totals(office_tasks, count_unfinished=snapshot.count_unfinished)
         pending = live != (row.office_points, row.office_max_points) or selectors.ranking_update_pending(period)
     return render(
         request,
@@ -230,7 +167,7 @@ def county_detail(request, county_id):
             "equation": equation,
             "office_tasks": office_tasks,
             "history": history or [],
-            "sparkline": _sparkline(history),
+            "sparkline": charts.sparkline(history),
             "pending": pending,
             "can_filter_enterprises": selectors.may_filter_by_county(profile, county),
         },
@@ -238,45 +175,6 @@ def county_detail(request, county_id):
 
 
 # --- Explaining an enterprise's points ---------------------------------------------------
-
-
-def _breakdown(assignments, count_unfinished):
-    """The enterprise's tasks grouped by indicator category (in the library's category
-    order), each group and the whole with its points and the max points that count."""
-    groups = {value: [] for value in Indicator.Category.values}
-    for assignment in assignments:
-        groups.setdefault(assignment.indicator.category, []).append(assignment)
-    categories = []
-    for value, tasks in groups.items():
-        if not tasks:
-            continue
-        points, max_points = _task_totals(tasks, count_unfinished)
-        label = Indicator.Category(value).label if value in Indicator.Category.values else value
-        categories.append(
-            {
-                "value": value,
-                "label": label,
-                "tasks": [
-                    {
-                        "assignment": a,
-                        "scored": a.state == AssignmentState.SCORED,
-                        "counted": count_unfinished or a.state == AssignmentState.SCORED,
-                    }
-                    for a in tasks
-                ],
-                "points": points,
-                "max_points": max_points,
-            }
-        )
-    points, max_points = _task_totals(assignments, count_unfinished)
-    scored = sum(1 for a in assignments if a.state == AssignmentState.SCORED)
-    return {
-        "categories": categories,
-        "points": points,
-        "max_points": max_points,
-        "assigned": len(assignments),
-        "scored": scored,
-    }
 
 
 @require_GET
@@ -294,7 +192,7 @@ def enterprise_detail(request, enterprise_id):
         count_unfinished = (
             snapshot.count_unfinished if snapshot is not None else selectors.current_rule(period).count_unfinished
         )
-        breakdown = _breakdown(assignments, count_unfinished)
+        breakdown = explanations.breakdown(assignments, count_unfinished=count_unfinished)
         if snapshot is not None:
             if row is None:
                 # Not ranked although it has tasks: its first figures are on their way.

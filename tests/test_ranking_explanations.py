@@ -383,3 +383,52 @@ def test_snapshot_rows_are_unchanged_by_reading_the_pages(client, explained_worl
     client.get(enterprise_url(w.enterprises[0], w.period))
     after = (CountyRanking.objects.count(), EnterpriseRanking.objects.count(), RankingSnapshot.objects.count())
     assert before == after
+
+
+# --- The score rate's denominator: the explanation pages and the engine agree ------------
+
+
+@pytest.mark.parametrize("count_unfinished", [True, False], ids=["unfinished count", "scored only"])
+def test_the_explained_denominator_equals_the_engines_for_finished_and_unfinished_tasks(
+    world, assignment_of, count_unfinished
+):
+    """explanations.task_totals (the pages' Σ points and Σ max points that count) gives, for
+    every enterprise and county office, the figures the engine stored in the snapshot."""
+    from scoring import explanations
+    from tasks.services import generate_assignments
+
+    b02 = f.IndicatorFactory(city=world.city, code="B02", max_points=6)
+    b03 = f.IndicatorFactory(city=world.city, code="B03", max_points=4, category=Indicator.Category.RIGHTS)
+    x02 = f.IndicatorFactory.for_county_office(city=world.city, code="X02", max_points=5)
+    generate_assignments(world.period)
+    e11, e12, e21, e22 = world.enterprises
+    c1, c2 = world.counties
+    S = AssignmentState
+    states = {
+        (e11, None): (S.SCORED, 8), (e11, b02): (S.PENDING_CITY_REVIEW, None), (e11, b03): (S.NOT_SUBMITTED, None),
+        (e12, None): (S.RETURNED, None), (e12, b02): (S.SCORED, 3), (e12, b03): (S.SCORED, 4),
+        (e21, None): (S.PENDING_COUNTY_REVIEW, None),
+        (e22, None): (S.SCORED, 10), (e22, b02): (S.SCORED, 0),
+        (c1, None): (S.SCORED, 5), (c1, x02): (S.PENDING_CITY_REVIEW, None),
+    }
+    for (assignee, indicator), (state, points) in states.items():
+        Assignment.objects.filter(pk=assignment_of(assignee, indicator).pk).update(state=state, points=points)
+    ScoringRule.objects.update_or_create(period=world.period, defaults={"count_unfinished": count_unfinished})
+
+    snapshot = compute_snapshot(world.period, trigger="test")
+
+    def explained(**assignee):
+        tasks = list(Assignment.objects.filter(period=world.period, **assignee).select_related("indicator"))
+        return explanations.task_totals(tasks, count_unfinished=count_unfinished)
+
+    enterprises = {
+        row.enterprise_id: (row.points, row.max_points) for row in EnterpriseRanking.objects.filter(snapshot=snapshot)
+    }
+    assert enterprises == {e.pk: explained(enterprise=e) for e in world.enterprises}
+    offices = {row.county_id: (row.office_points, row.office_max_points) for row in snapshot.county_rankings.all()}
+    assert offices == {c.pk: explained(county=c, enterprise__isnull=True) for c in world.counties}
+    # The world tells the two rules apart: e11 has 8 points of 20 max points, or of its scored 10.
+    expected_e11_max = Decimal(20) if count_unfinished else Decimal(10)
+    assert enterprises[e11.pk] == (Decimal(8), expected_e11_max)
+    assert offices[c1.pk] == (Decimal(5), Decimal(15) if count_unfinished else Decimal(10))
+    assert offices[c2.pk] == (Decimal(0), Decimal(15) if count_unfinished else Decimal(0))

@@ -2,7 +2,7 @@
 
 Every figure is aggregated in the database (Count/Sum with filters, grouped by values()),
 always starting from a visible_to() queryset, so a dashboard can only count what its user
-may see and costs the same handful of queries for 20 enterprises as for 100,000. Figures per
+may see (rankings are read through scoring.selectors, scoped the same way) and costs the same handful of queries for 20 enterprises as for 100,000. Figures per
 county, size, ownership and enterprise add up tasks.EnterpriseProgress (one row per enterprise
 and period, kept by database triggers) rather than the ~16 tasks of every enterprise.
 """
@@ -27,7 +27,7 @@ from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from enterprises.models import Enterprise
-from scoring.models import CountyRanking, EnterpriseRanking, RankingSnapshot
+from scoring.models import EnterpriseRanking
 from tasks.models import (
     Assignment,
     CheckIn,
@@ -38,8 +38,7 @@ from tasks.models import (
     ReviewEvent,
 )
 
-# How many snapshots the rank-over-time chart shows, and how many rows the short lists show.
-HISTORY_LENGTH = 30
+# How many rows the short lists show.
 SHORT_LIST = 10
 
 ZERO = Value(0, output_field=DecimalField(max_digits=12, decimal_places=2))
@@ -143,31 +142,6 @@ def lowest_indicators(user, period, limit=SHORT_LIST):
     return _with_rates(list(rows))
 
 
-def snapshots_for_history(period, limit=HISTORY_LENGTH):
-    """The period's newest `limit` snapshots, oldest first (one query)."""
-    snapshots = list(RankingSnapshot.objects.filter(period=period).order_by("-created_at", "-pk")[:limit])
-    snapshots.reverse()
-    return snapshots
-
-
-def county_rank_history(period, snapshots, county=None):
-    """CountyRanking rows of the given snapshots (rank over time), one query."""
-    rows = CountyRanking.objects.filter(snapshot__in=[s.pk for s in snapshots]).select_related("county")
-    if county is not None:
-        rows = rows.filter(county=county)
-    return list(rows.select_related("snapshot").order_by("county__order", "county__code", "snapshot__created_at"))
-
-
-def county_count(snapshot):
-    return CountyRanking.objects.filter(snapshot=snapshot).count() if snapshot else 0
-
-
-def county_rankings(snapshot):
-    if snapshot is None:
-        return []
-    return list(CountyRanking.objects.filter(snapshot=snapshot).select_related("county").order_by("rank", "county__order"))
-
-
 # --- Enterprises with their figures ----------------------------------------------------
 
 
@@ -268,14 +242,3 @@ def liaison_assignments(user, period):
         .order_by("indicator__order", "indicator__code", "pk")
     )
 
-
-def enterprise_ranking(snapshot, enterprise):
-    if snapshot is None or enterprise is None:
-        return None
-    return EnterpriseRanking.objects.filter(snapshot=snapshot, enterprise=enterprise).with_ranks().first()
-
-
-def county_ranking(snapshot, county):
-    if snapshot is None or county is None:
-        return None
-    return CountyRanking.objects.filter(snapshot=snapshot, county=county).first()

@@ -72,8 +72,8 @@ def city(request):
         counties = selectors.by_county(request.user, period)
         sizes = selectors.by_enterprise_field(request.user, period, "size_class")
         ownership = selectors.by_enterprise_field(request.user, period, "ownership")
-        snapshots = selectors.snapshots_for_history(period)
-        history = selectors.county_rank_history(period, snapshots)
+        snapshots = scoring.recent_snapshots(period)
+        history = scoring.county_rank_history(profile, snapshots)
         latest = snapshots[-1] if snapshots else None
         for row in counties:
             row["link"] = _link("dashboards:assignment_list", period=period.pk, county=row["county"], assignee="enterprise")
@@ -103,7 +103,7 @@ def city(request):
             ),
             lowest=lowest,
             snapshot=latest,
-            county_rankings=selectors.county_rankings(latest),
+            county_rankings=scoring.county_rankings_for(profile, latest),
             county_chart=charts.bar_chart(
                 [row["county__name"] for row in counties],
                 [
@@ -137,9 +137,9 @@ def county(request):
     periods, period = tasks.chosen_period(profile, request.GET.get("period"))
     context = {"period": period, "periods": periods, "county": profile.county}
     if period is not None:
-        snapshots = selectors.snapshots_for_history(period)
+        snapshots = scoring.recent_snapshots(period)
         latest = snapshots[-1] if snapshots else None
-        history = selectors.county_rank_history(period, snapshots, county=profile.county)
+        history = scoring.county_rank_history(profile, snapshots, county=profile.county)
         enterprises = selectors.enterprises_for_listing(request.user, latest).order_by(*selectors.RANK_ORDER)
         page_obj = _page(request, enterprises)
         page_obj.object_list = selectors.attach_figures(page_obj.object_list, period, latest)
@@ -157,8 +157,8 @@ def county(request):
             not_started_link=_link("dashboards:enterprise_list", period=period.pk, progress="not_started"),
             enterprises_link=_link("dashboards:enterprise_list", period=period.pk),
             snapshot=latest,
-            ranking=selectors.county_ranking(latest, profile.county),
-            county_total=selectors.county_count(latest),
+            ranking=scoring.county_ranking(latest, profile.county),
+            county_total=scoring.county_rankings_for(profile, latest).count(),
             history_chart=charts.rank_chart(
                 [f"{row.snapshot.taken_on:%m-%d}" for row in history],
                 [{"name": profile.county.name, "data": [row.rank for row in history]}],
@@ -187,7 +187,7 @@ def enterprise(request):
             points=sum((a.points for a in assignments if a.points is not None), 0),
             max_points=sum((a.indicator.max_points for a in assignments), 0),
             scored=counts[AssignmentState.SCORED],
-            ranking=selectors.enterprise_ranking(snapshot, profile.enterprise),
+            ranking=scoring.enterprise_ranking(snapshot, profile.enterprise),
             snapshot=snapshot,
         )
     return render(request, "dashboards/enterprise.html", context)

@@ -185,6 +185,26 @@ def county_history(period, county, limit=HISTORY_LENGTH):
     return rows
 
 
+def recent_snapshots(period, limit=HISTORY_LENGTH):
+    """The period's newest `limit` snapshots, oldest first (one query; none without a period)."""
+    if period is None:
+        return []
+    snapshots = list(RankingSnapshot.objects.filter(period=period).order_by("-created_at", "-pk")[:limit])
+    snapshots.reverse()
+    return snapshots
+
+
+def county_rank_history(profile, snapshots, county=None):
+    """The county rows of these snapshots that the user may see (none for enterprise-level
+    users), optionally of one county, by county then date: ranks over time in one query."""
+    if not snapshots or not can_see_county_rankings(profile):
+        return []
+    rows = CountyRanking.objects.filter(snapshot__in=[s.pk for s in snapshots]).select_related("county", "snapshot")
+    if county is not None:
+        rows = rows.filter(county=county)
+    return list(rows.order_by("county__order", "county__code", "snapshot__created_at"))
+
+
 def may_filter_by_county(profile, county):
     """Whether the rankings page accepts ?county= for this county for the user."""
     return counties_for(profile).filter(pk=county.pk).exists()

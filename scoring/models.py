@@ -9,7 +9,6 @@ day's first change starts a new snapshot; movement and history compare snapshots
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
@@ -51,14 +50,6 @@ class ScoringRule(models.Model):
         return str(self.period)
 
     FIELDS = ("office_weight", "enterprise_weight", "tie_method", "count_unfinished")
-
-    def clean(self):
-        for field in ("office_weight", "enterprise_weight"):
-            value = getattr(self, field)
-            if value is None or value < 0 or value > 100:
-                raise ValidationError({field: _("A weight is a number from 0 to 100.")})
-        if self.office_weight + self.enterprise_weight != 100:
-            raise ValidationError(_("The two weights must add up to 100."))
 
     def as_dict(self):
         """The rule's values, JSON-ready, as recorded in its change history."""

@@ -129,9 +129,6 @@ class AssignmentQuerySet(ScopedQuerySet):
     scope_enterprise = "enterprise"
     scope_county = "county"
 
-    def for_enterprises(self):
-        return self.filter(enterprise__isnull=False)
-
     def for_county_offices(self):
         return self.filter(enterprise__isnull=True)
 

@@ -2,8 +2,12 @@
 exports call the same functions, so the page and the file can never disagree about who
 sees which row."""
 
+from collections.abc import Sequence
+from decimal import Decimal
+
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
-from django.db.models import DecimalField, ExpressionWrapper, F, Q, Sum
+from django.db.models import DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum
 from django.http import Http404
 from django.utils.translation import gettext as _
 
@@ -25,7 +29,7 @@ def _percent(field):
     return ExpressionWrapper(F(field) * 100, output_field=DecimalField(max_digits=9, decimal_places=4))
 
 
-def profile_for(user):
+def profile_for(user: AbstractBaseUser) -> Profile:
     """The user's profile with its scope joined in (cached on the user), or PermissionDenied."""
     profile = Profile.for_user(user)
     if profile is None:
@@ -33,12 +37,12 @@ def profile_for(user):
     return profile
 
 
-def periods_for(profile):
+def periods_for(profile: Profile) -> QuerySet[Period]:
     """The periods of the user's city, newest first."""
     return Period.objects.filter(city=profile.city).order_by("-starts_on", "-pk")
 
 
-def period_for(profile, period_id=None):
+def period_for(profile: Profile, period_id: str | int | None = None) -> Period | None:
     """The requested period of the user's city (404 when it is not the user's), else the current one."""
     if period_id in (None, ""):
         return Period.current_for_city(profile.city)
@@ -48,14 +52,14 @@ def period_for(profile, period_id=None):
         raise Http404(_("No such period.")) from None
 
 
-def latest_snapshot(period):
+def latest_snapshot(period: Period | None) -> RankingSnapshot | None:
     """The newest ranking snapshot of the period, or None (also when there is no period)."""
     if period is None:
         return None
     return RankingSnapshot.objects.latest_for(period)
 
 
-def counties_for(profile):
+def counties_for(profile: Profile) -> QuerySet[Region]:
     """The county-level units the user may filter rankings by: the scope's counties."""
     counties = Region.objects.filter(level=Region.Level.COUNTY)
     if profile.enterprise_id:
@@ -69,7 +73,7 @@ def counties_for(profile):
     return counties.filter(parent__parent_id=profile.region_id)
 
 
-def county_for(profile, county_id=None):
+def county_for(profile: Profile, county_id: str | int | None = None) -> Region | None:
     """The requested county if it is in the user's scope (404 otherwise), or None for no filter."""
     if county_id in (None, ""):
         return None
@@ -79,7 +83,7 @@ def county_for(profile, county_id=None):
         raise Http404(_("No such county-level unit.")) from None
 
 
-def can_see_county_rankings(profile):
+def can_see_county_rankings(profile: Profile) -> bool:
     """County rankings are the city's supervision figures: the city office, every county
     office of the city and region observers see them; enterprise-level users do not."""
     if profile.is_city_office or profile.is_county_office:
@@ -87,12 +91,12 @@ def can_see_county_rankings(profile):
     return profile.is_observer and profile.region_id is not None
 
 
-def can_export_rankings(profile):
+def can_export_rankings(profile: Profile) -> bool:
     """Only the reform offices download spreadsheets; liaisons and observers are read-only."""
     return profile.is_city_office or profile.is_county_office
 
 
-def county_rankings_for(profile, snapshot):
+def county_rankings_for(profile: Profile, snapshot: RankingSnapshot | None) -> QuerySet[CountyRanking]:
     """The snapshot's county rows the user may see, best first (none for enterprise-level users)."""
     if snapshot is None or not can_see_county_rankings(profile):
         return CountyRanking.objects.none()
@@ -104,7 +108,9 @@ def county_rankings_for(profile, snapshot):
     )
 
 
-def enterprise_rankings_for(profile, snapshot, county=None):
+def enterprise_rankings_for(
+    profile: Profile, snapshot: RankingSnapshot | None, county: Region | None = None
+) -> QuerySet[EnterpriseRanking]:
     """The snapshot's enterprise rows in the user's scope, optionally of one county, best first.
 
     A liaison gets its own row, a county office its county, the city office the whole city.
@@ -132,7 +138,7 @@ def enterprise_rankings_for(profile, snapshot, county=None):
 HISTORY_LENGTH = 30
 
 
-def county_for_explanation(profile, period, county_id):
+def county_for_explanation(profile: Profile, period: Period | None, county_id: int) -> Region:
     """A county of the period's city whose figures the user may read.
 
     403 for roles that do not see the county ranking (liaisons, enterprise observers), as
@@ -148,14 +154,14 @@ def county_for_explanation(profile, period, county_id):
         raise Http404(_("No such county-level unit.")) from None
 
 
-def county_ranking(snapshot, county):
+def county_ranking(snapshot: RankingSnapshot | None, county: Region) -> CountyRanking | None:
     """The county's row in the snapshot, or None (not computed yet, or a county added since)."""
     if snapshot is None:
         return None
     return CountyRanking.objects.filter(snapshot=snapshot, county=county).select_related("county").first()
 
 
-def county_enterprise_rate_sum(snapshot, county):
+def county_enterprise_rate_sum(snapshot: RankingSnapshot | None, county: Region) -> Decimal | None:
     """Σ of the score rates that make the county's mean enterprise rate, from the same snapshot."""
     if snapshot is None:
         return None
@@ -165,7 +171,7 @@ def county_enterprise_rate_sum(snapshot, county):
     )
 
 
-def county_office_assignments(period, county):
+def county_office_assignments(period: Period, county: Region) -> QuerySet[Assignment]:
     """The county office's own tasks of the period, in library order."""
     return (
         Assignment.objects.filter(period=period, county=county, enterprise__isnull=True)
@@ -174,7 +180,7 @@ def county_office_assignments(period, county):
     )
 
 
-def county_history(period, county, limit=HISTORY_LENGTH):
+def county_history(period: Period, county: Region, limit: int = HISTORY_LENGTH) -> list[CountyRanking]:
     """The county's rank and score in the period's snapshots, oldest first (the newest `limit`)."""
     rows = list(
         CountyRanking.objects.filter(snapshot__period=period, county=county)
@@ -185,7 +191,7 @@ def county_history(period, county, limit=HISTORY_LENGTH):
     return rows
 
 
-def recent_snapshots(period, limit=HISTORY_LENGTH):
+def recent_snapshots(period: Period | None, limit: int = HISTORY_LENGTH) -> list[RankingSnapshot]:
     """The period's newest `limit` snapshots, oldest first (one query; none without a period)."""
     if period is None:
         return []
@@ -194,7 +200,9 @@ def recent_snapshots(period, limit=HISTORY_LENGTH):
     return snapshots
 
 
-def county_rank_history(profile, snapshots, county=None):
+def county_rank_history(
+    profile: Profile, snapshots: Sequence[RankingSnapshot], county: Region | None = None
+) -> list[CountyRanking]:
     """The county rows of these snapshots that the user may see (none for enterprise-level
     users), optionally of one county, by county then date: ranks over time in one query."""
     if not snapshots or not can_see_county_rankings(profile):
@@ -205,12 +213,12 @@ def county_rank_history(profile, snapshots, county=None):
     return list(rows.order_by("county__order", "county__code", "snapshot__created_at"))
 
 
-def may_filter_by_county(profile, county):
+def may_filter_by_county(profile: Profile, county: Region) -> bool:
     """Whether the rankings page accepts ?county= for this county for the user."""
     return counties_for(profile).filter(pk=county.pk).exists()
 
 
-def enterprise_for_explanation(user, enterprise_id):
+def enterprise_for_explanation(user: AbstractBaseUser, enterprise_id: int) -> Enterprise:
     """An enterprise in the user's scope (404 otherwise), with its county."""
     try:
         return Enterprise.objects.visible_to(user).select_related("county").get(pk=enterprise_id)
@@ -218,7 +226,7 @@ def enterprise_for_explanation(user, enterprise_id):
         raise Http404(_("No such enterprise.")) from None
 
 
-def enterprise_ranking(snapshot, enterprise):
+def enterprise_ranking(snapshot: RankingSnapshot | None, enterprise: Enterprise) -> EnterpriseRanking | None:
     """The enterprise's row in the snapshot, or None (no tasks, inactive, or not computed yet)."""
     if snapshot is None:
         return None
@@ -230,7 +238,7 @@ def enterprise_ranking(snapshot, enterprise):
     )
 
 
-def enterprise_assignments(period, enterprise):
+def enterprise_assignments(period: Period, enterprise: Enterprise) -> QuerySet[Assignment]:
     """The enterprise's tasks of the period with their indicators, in library order."""
     return (
         Assignment.objects.filter(period=period, enterprise=enterprise)
@@ -239,7 +247,7 @@ def enterprise_assignments(period, enterprise):
     )
 
 
-def ranking_update_pending(period, enterprise=None):
+def ranking_update_pending(period: Period, enterprise: Enterprise | None = None) -> bool:
     """Whether a ranking change is still queued: for the enterprise's figures (or a full
     recompute) when one is given, else any change of the period (a county's mean and rank
     move with every enterprise's and office's points)."""
@@ -249,17 +257,18 @@ def ranking_update_pending(period, enterprise=None):
     return requests.exists()
 
 
-def current_rule(period):
+def current_rule(period: Period | None) -> ScoringRule | None:
     """The period's scoring rule as it stands, without creating it (unsaved defaults if none)."""
     if period is None:
         return None
     return ScoringRule.objects.filter(period=period).first() or ScoringRule(period=period)
 
 
-def can_change_scoring_rule(profile):
+def can_change_scoring_rule(profile: Profile) -> bool:
+    """Only the city reform office changes a period's scoring rule."""
     return profile.is_city_office
 
 
-def rule_changes(period, limit=100):
+def rule_changes(period: Period, limit: int = 100) -> QuerySet[ScoringRuleChange]:
     """The period's scoring-rule changes, newest first, with who made them."""
     return ScoringRuleChange.objects.filter(rule__period=period).select_related("changed_by")[:limit]

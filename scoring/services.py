@@ -2,6 +2,7 @@
 
 from decimal import Decimal, InvalidOperation
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -25,7 +26,14 @@ def _weight(value, label):
     return weight.quantize(Decimal("0.01"))
 
 
-def change_scoring_rule(user, period, office_weight, enterprise_weight, tie_method, count_unfinished):
+def change_scoring_rule(
+    user: AbstractBaseUser,
+    period: Period,
+    office_weight: str | Decimal,
+    enterprise_weight: str | Decimal,
+    tie_method: str,
+    count_unfinished: bool,
+) -> ScoringRule:
     """City office: change a period's scoring rule. The change is recorded (who, when, old,
     new) and the period's rankings are recomputed in full. Returns the rule."""
     profile = Profile.for_user(user)

@@ -709,7 +709,7 @@ def wait_emails_sent(expected, since, timeout):
     any more); (seconds taken or None, the rows by status)."""
     from django.db.models import Count
 
-    from notices.models import OutgoingEmail
+    from notifications.models import OutgoingEmail
 
     started = time.monotonic()
     counts = {}
@@ -789,7 +789,7 @@ def hung_redis(args):
         complete_at, counts, ok = final_checks(period, scores, since, args.settle)
         time.sleep(2)  # a send still in flight would show as a second copy
         delivered = delivered_messages(mail_dir)
-        from notices.models import OutgoingEmail
+        from notifications.models import OutgoingEmail
 
         rows = OutgoingEmail.objects.filter(created_at__gte=since)
         counts.update(

@@ -118,7 +118,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "enterprises.context_processors.current_profile",
-                "notices.context_processors.unread_notifications",
+                "notifications.context_processors.unread_notifications",
             ],
         },
     },
@@ -536,7 +536,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(os.environ.get("EXPORT_SWEEP_EVERY", "60")),
     },
 }
-# Notification e-mails (notices/outbox.py): a failed send is tried again OUTBOX_RETRY_BASE
+# Notification e-mails (notifications/outbox.py): a failed send is tried again OUTBOX_RETRY_BASE
 # seconds later, doubling each time up to OUTBOX_RETRY_MAX, at most OUTBOX_MAX_ATTEMPTS times.
 # OUTBOX_RETRY_BASE is also how long a sender holds a row it took: keep it above the time
 # one send can take (EMAIL_TIMEOUT per SMTP step).

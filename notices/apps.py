@@ -5,4 +5,4 @@ from django.utils.translation import gettext_lazy as _
 class NoticesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "notices"
-    verbose_name = _("Notices, needs and notifications")
+    verbose_name = _("Notices, needs and good-practice cases")

@@ -8,12 +8,8 @@ from django.utils.translation import gettext as _
 
 from tasks.models import Evidence
 
-from .models import ExampleCase, Need, Notice, NoticeRead, Notification
+from .models import ExampleCase, Need, Notice, NoticeRead
 from .services import notice_recipients
-
-
-def notifications_for(user):
-    return Notification.objects.for_user(user).order_by("-created_at", "-pk")
 
 
 def notices_for(user):

@@ -2,8 +2,8 @@
 
 Errors follow tasks.services: PermissionDenied (403), ObjectDoesNotExist (404),
 tasks.workflow.WorkflowError (409), ValidationError (400). Nothing is changed when one
-is raised. Notifications, and the e-mails that go with them (notices/outbox.py), are written
-in the caller's transaction; the e-mails are sent once it commits.
+is raised. Notifications, and the e-mails that go with them (notifications.services), are
+written in the caller's transaction; the e-mails are sent once it commits.
 """
 
 import datetime
@@ -21,6 +21,8 @@ from django.utils.translation import gettext_lazy
 
 from enterprises.inputs import MAX_COMMENT_LENGTH, MAX_DESCRIPTION_LENGTH, clean_text, profile_or_403
 from enterprises.models import Enterprise, Profile, Region
+from notifications.models import Notification
+from notifications.services import notify, office_user_ids, queue_emails
 from tasks.evidence import inspect_upload
 from tasks.evidence_files import staged_files
 from tasks.models import AssignmentState, CheckIn, CheckInState, ReviewEvent
@@ -35,9 +37,7 @@ from .models import (
     Notice,
     NoticeAttachment,
     NoticeRead,
-    Notification,
 )
-from .outbox import queue_emails
 
 logger = logging.getLogger(__name__)
 
@@ -49,25 +49,6 @@ MAX_NOTICE_FILES = 5
 # --- Notifications ------------------------------------------------------------------
 
 
-def notify(user_ids, kind, text, link=""):
-    """Write one notification per user (in bulk) and, in the same transaction, the e-mails of
-    those with an address (notices/outbox.py: sent after the commit, or by the sweep)."""
-    user_ids = sorted(set(user_ids))
-    if not user_ids:
-        return []
-    now = timezone.now()
-    with transaction.atomic():
-        created = Notification.objects.bulk_create(
-            [Notification(recipient_id=uid, kind=kind, text=text[:500], link=link, created_at=now) for uid in user_ids]
-        )
-        queue_emails(created)
-    return created
-
-
-def _office_user_ids(role, region_id):
-    return Profile.objects.filter(role=role, region_id=region_id).values_list("user_id", flat=True)
-
-
 def notify_checkin_event(event):
     """Tell the people a review event concerns: the next reviewer, or the submitter."""
     checkin = event.checkin
@@ -76,9 +57,9 @@ def notify_checkin_event(event):
     Action = ReviewEvent.Action
     if event.action == Action.SUBMIT:
         if event.to_state == CheckInState.PENDING_COUNTY_REVIEW:
-            recipients = _office_user_ids(Role.COUNTY_OFFICE, assignment.county_id)
+            recipients = office_user_ids(Role.COUNTY_OFFICE, assignment.county_id)
         else:
-            recipients = _office_user_ids(Role.CITY_OFFICE, assignment.period.city_id)
+            recipients = office_user_ids(Role.CITY_OFFICE, assignment.period.city_id)
         text = _("New check-in waiting for your review: %(assignee)s · %(task)s (version %(version)s).") % {
             "assignee": assignment.assignee_name,
             "task": title,
@@ -92,7 +73,7 @@ def notify_checkin_event(event):
             "task": title,
         }
         notify(
-            _office_user_ids(Role.CITY_OFFICE, assignment.period.city_id),
+            office_user_ids(Role.CITY_OFFICE, assignment.period.city_id),
             Notification.Kind.FORWARDED,
             text,
             reverse("tasks:checkin_detail", args=[checkin.pk]),
@@ -115,20 +96,6 @@ def notify_checkin_event(event):
             reverse("tasks:assignment_detail", args=[assignment.pk]),
         )
     # A reopen only moves the check-in back into the city's own queue: nobody to tell.
-
-
-@transaction.atomic
-def mark_all_read(user):
-    """Mark every unread notification of the user read; returns how many."""
-    return Notification.objects.for_user(user).unread().update(read_at=timezone.now())
-
-
-def open_notification(user, pk):
-    """Mark one of the user's notifications read and return it (404 for anyone else's)."""
-    notification = Notification.objects.for_user(user).get(pk=pk)
-    if notification.read_at is None:
-        Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(read_at=timezone.now())
-    return notification
 
 
 # --- Deadline reminders -----------------------------------------------------------------
@@ -419,7 +386,7 @@ def report_need(user, category, text, attachment=None):
                 need=need, action=Action.REPORT, author=user, author_role=profile.role, to_state=need.state, text=text
             )
             notify(
-                _office_user_ids(Role.COUNTY_OFFICE, enterprise.county_id),
+                office_user_ids(Role.COUNTY_OFFICE, enterprise.county_id),
                 Notification.Kind.NEED,
                 _("%(enterprise)s reported a need: %(category)s") % {
                     "enterprise": enterprise.name,
@@ -455,7 +422,7 @@ def _need_transition(user, need, action, text, text_required):
         link = reverse("notices:need_detail", args=[need.pk])
         if action == Action.FORWARD:
             notify(
-                _office_user_ids(Role.CITY_OFFICE, profile.region.parent_id),
+                office_user_ids(Role.CITY_OFFICE, profile.region.parent_id),
                 Notification.Kind.NEED,
                 _("%(county)s forwarded a need of %(enterprise)s.") % {
                     "county": profile.region.name,
@@ -522,11 +489,8 @@ def mark_example_case(user, checkin, title, summary, is_public_evidence=False):
 
 __all__ = [
     "forward_need",
-    "mark_all_read",
     "mark_example_case",
-    "notify",
     "notify_checkin_event",
-    "open_notification",
     "publish_notice",
     "record_notice_read",
     "report_need",

@@ -1,5 +1,7 @@
 from django.urls import path
 
+from notifications import views as notification_views
+
 from . import views
 
 app_name = "notices"
@@ -9,9 +11,10 @@ urlpatterns = [
     path("<int:pk>/", views.notice_detail, name="notice_detail"),
     path("<int:pk>/readers/", views.notice_readers, name="notice_readers"),
     path("attachments/<int:pk>/", views.notice_attachment, name="notice_attachment"),
-    path("notifications/", views.notification_list, name="notification_list"),
-    path("notifications/read-all/", views.mark_all_read, name="mark_all_read"),
-    path("notifications/<int:pk>/", views.notification_open, name="notification_open"),
+    # The bell's pages (notifications app), under the path and names they always had.
+    path("notifications/", notification_views.notification_list, name="notification_list"),
+    path("notifications/read-all/", notification_views.mark_all_read, name="mark_all_read"),
+    path("notifications/<int:pk>/", notification_views.notification_open, name="notification_open"),
     path("needs/", views.need_list, name="need_list"),
     path("needs/new/", views.need_create, name="need_create"),
     path("needs/<int:pk>/", views.need_detail, name="need_detail"),

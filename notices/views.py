@@ -1,4 +1,4 @@
-"""The channel pages: notifications, notices, needs and good-practice cases. Each view
+"""The channel pages: notices, needs and good-practice cases. Each view
 reads its input, looks objects up through visible_to() (404 outside the user's scope),
 calls one service and renders; services raise PermissionDenied (403) and WorkflowError
 (409) themselves, a ValidationError re-renders the form with status 400."""
@@ -9,7 +9,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -21,7 +20,7 @@ from tasks.upload_handlers import upload_refusal
 
 from . import selectors, services
 from .forms import ExampleCaseForm, NeedForm, NeedReplyForm, NoticeForm
-from .models import NeedState, Notice, NoticeAttachment, Notification
+from .models import NeedState, Notice, NoticeAttachment
 
 PAGE_SIZE = 50
 
@@ -36,49 +35,6 @@ def _messages_of(error):
 
 def _form_errors(form):
     return [e for errors in form.errors.values() for e in errors]
-
-
-# --- Notifications ------------------------------------------------------------------
-
-
-@require_safe
-@login_required
-def notification_list(request):
-    return render(
-        request,
-        "notices/notification_list.html",
-        {"page_obj": _page(request, selectors.notifications_for(request.user))},
-    )
-
-
-@require_POST
-@login_required
-def mark_all_read(request):
-    services.mark_all_read(request.user)
-    messages.success(request, _("All notifications are marked read."))
-    return redirect("notices:notification_list")
-
-
-def _is_local_path(link):
-    return (
-        bool(link)
-        and link.startswith("/")
-        and not link.startswith("//")
-        and "\\" not in link
-        and url_has_allowed_host_and_scheme(link, allowed_hosts=None)
-    )
-
-
-@require_safe
-@login_required
-def notification_open(request, pk):
-    try:
-        notification = services.open_notification(request.user, pk)
-    except Notification.DoesNotExist:
-        raise Http404(_("No such notification.")) from None
-    if _is_local_path(notification.link):
-        return redirect(notification.link)
-    return redirect("notices:notification_list")
 
 
 # --- Notices ------------------------------------------------------------------------

@@ -268,7 +268,8 @@ def test_notices_admins_show_a_staff_user_only_its_own_city(client, world):
     from django.contrib.auth.models import Permission
 
     from notices import services as notice_services
-    from notices.models import Need, Notice, Notification
+    from notices.models import Need, Notice
+    from notifications.models import Notification
 
     other_city = f.RegionFactory.city(parent=world.province, name="南京市", code="320100")
     other_county = f.RegionFactory.county(parent=other_city, name="玄武区", code="320102")
@@ -316,7 +317,7 @@ def staff(client, world, other_city, django_capture_on_commit_callbacks, pdf_upl
     user.save()
     group = Group.objects.create(name="市产改办")
     group.permissions.set(
-        Permission.objects.filter(content_type__app_label__in=("enterprises", "tasks", "scoring", "notices"))
+        Permission.objects.filter(content_type__app_label__in=("enterprises", "tasks", "scoring", "notices", "notifications"))
     )
     user.groups.add(group)
     client.force_login(user)
@@ -430,7 +431,7 @@ FORM_CASES = [
                    "target_county": o.county.pk, "title": "越权通知", "body": "正文",
                    "published_at_0": "2026-12-01", "published_at_1": "08:00:00"},
      None),
-    ("notification to another city's user", "notices.Notification", None,
+    ("notification to another city's user", "notifications.Notification", None,
      lambda w, o: {"recipient": o.city_user.pk, "kind": "notice", "text": "越权提醒",
                    "created_at_0": "2026-12-01", "created_at_1": "08:00:00"},
      lambda w, o: {"recipient": w.city_user.pk, "kind": "notice", "text": "本人提醒",
@@ -449,7 +450,7 @@ def _admin_state():
     from django.apps import apps
 
     labels = ["enterprises.Region", "enterprises.Enterprise", "enterprises.Profile", "tasks.Period",
-              "tasks.Indicator", "notices.Need", "notices.ExampleCase", "notices.Notice", "notices.Notification"]
+              "tasks.Indicator", "notices.Need", "notices.ExampleCase", "notices.Notice", "notifications.Notification"]
     return {label: sorted(apps.get_model(label).objects.values_list()) for label in labels}
 
 
@@ -479,7 +480,7 @@ def test_admin_forms_refuse_ids_of_another_city_and_change_nothing(staff, world,
 def _admin_models():
     from django.contrib import admin as django_admin
 
-    project_apps = {"enterprises", "tasks", "scoring", "notices"}
+    project_apps = {"enterprises", "tasks", "scoring", "notices", "notifications"}
     return [(model, model_admin) for model, model_admin in django_admin.site._registry.items()
             if model._meta.app_label in project_apps]
 

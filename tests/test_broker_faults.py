@@ -61,7 +61,7 @@ def test_scores_on_a_hung_broker_commit_and_ask_it_once_then_the_sweeps_send_and
     assert mail.outbox == []
 
     # The beat sweeps, once the broker is back: each e-mail once, every score ranked.
-    from notices.tasks import send_due_emails
+    from notifications.tasks import send_due_emails
     from scoring.tasks import sweep_pending_recomputes
 
     assert send_due_emails() == 3
@@ -74,7 +74,7 @@ def test_scores_on_a_hung_broker_commit_and_ask_it_once_then_the_sweeps_send_and
 
 
 def test_the_backoff_ends_and_the_next_enqueue_tries_the_broker_again(world, hung_redis, settings):
-    from notices.tasks import send_due_emails as task
+    from notifications.tasks import send_due_emails as task
 
     settings.BROKER_BACKOFF = 0
     with celery_broker(hung_redis.url):

@@ -17,7 +17,7 @@ from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
-from notices.models import Notification
+from notifications.models import Notification
 from tasks import services
 
 from . import factories as f
@@ -34,7 +34,7 @@ def submitted(world, assignment_of):
 
 
 def _emails():
-    from notices.models import OutgoingEmail
+    from notifications.models import OutgoingEmail
 
     return OutgoingEmail.objects
 
@@ -69,7 +69,7 @@ def test_the_email_is_written_with_the_event_and_not_when_the_event_rolls_back(w
 
 @pytest.mark.django_db(transaction=True)
 def test_emails_of_events_while_redis_is_down_are_sent_once_by_the_sweep(world, submitted):
-    from notices.tasks import send_due_emails
+    from notifications.tasks import send_due_emails
 
     mail.outbox.clear()
     with celery_broker(f"redis://127.0.0.1:{NOTHING_LISTENS_PORT}/5"):
@@ -86,7 +86,7 @@ def test_emails_of_events_while_redis_is_down_are_sent_once_by_the_sweep(world, 
 def test_an_email_whose_job_met_a_database_error_is_sent_once_later(
     world, submitted, django_capture_on_commit_callbacks
 ):
-    from notices.tasks import send_due_emails
+    from notifications.tasks import send_due_emails
 
     mail.outbox.clear()
     # PostgreSQL restarts under the e-mail job: its first read fails (the old job gave up
@@ -106,7 +106,7 @@ def test_an_email_whose_job_met_a_database_error_is_sent_once_later(
 def test_a_failed_send_is_retried_with_backoff_and_given_up_after_the_last_attempt(
     world, submitted, assignment_of, settings, monkeypatch
 ):
-    from notices import outbox
+    from notifications import outbox
 
     settings.OUTBOX_MAX_ATTEMPTS = 3
     services.return_checkin(world.county_users[0], submitted, "请补充")
@@ -154,7 +154,7 @@ def test_a_failed_send_is_retried_with_backoff_and_given_up_after_the_last_attem
 
 
 def test_every_message_carries_a_message_id_of_its_row(world, submitted, django_capture_on_commit_callbacks):
-    from notices.outbox import message_id
+    from notifications.outbox import message_id
 
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
@@ -173,8 +173,8 @@ class SlowBackend(LocmemBackend):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_sweeps_send_each_email_once(world, settings):
-    from notices.outbox import send_due_emails
-    from notices.services import notify
+    from notifications.outbox import send_due_emails
+    from notifications.services import notify
 
     settings.EMAIL_BACKEND = "tests.test_email_outbox.SlowBackend"
     users = [f.UserFactory(username=f"reader{i:02d}") for i in range(30)]
@@ -208,7 +208,7 @@ def test_two_concurrent_sweeps_send_each_email_once(world, settings):
 def test_a_real_worker_sends_the_email_once_even_after_a_database_error(
     redis_worker, world, assignment_of, monkeypatch
 ):
-    from notices import outbox
+    from notifications import outbox
 
     real_claim = outbox._claim
     failures = {"n": 1}
@@ -231,8 +231,8 @@ def test_a_real_worker_sends_the_email_once_even_after_a_database_error(
 
 
 def test_a_mail_backend_that_cannot_even_connect_fails_each_row_on_its_own(world, settings):
-    from notices.outbox import send_due_emails
-    from notices.services import notify
+    from notifications.outbox import send_due_emails
+    from notifications.services import notify
 
     users = [f.UserFactory(username=f"reader{i:02d}") for i in range(2)]
     notify([u.pk for u in users], Notification.Kind.NOTICE, "新通知", "/notices/1/")

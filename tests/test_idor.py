@@ -43,7 +43,8 @@ from django.urls import URLResolver, get_resolver, reverse
 from accounts import security
 from enterprises.models import Enterprise, Profile, Region
 from notices import services as notice_services
-from notices.models import ExampleCase, Need, NeedMessage, Notice, NoticeAttachment, NoticeRead, Notification
+from notices.models import ExampleCase, Need, NeedMessage, Notice, NoticeAttachment, NoticeRead
+from notifications.models import Notification
 from scoring import exports
 from scoring.engine import compute_snapshot
 from scoring.models import RecomputeRequest, ScoringRule
@@ -745,12 +746,12 @@ ADMIN_NO_RIGHTS = {
     "auth.group",
     "auth.user",
     "knox.authtoken",
-    "notices.notification",
+    "notifications.notification",
     "notices.notice",
     "notices.need",
     "notices.examplecase",
     # the e-mail outbox: superusers only (addresses and texts of every city)
-    "notices.outgoingemail",
+    "notifications.outgoingemail",
     # django-axes' login attempt logs
     "axes.accessattempt",
     "axes.accessfailurelog",

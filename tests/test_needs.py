@@ -5,7 +5,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
 from notices import services
-from notices.models import Need, NeedState, Notification
+from notices.models import Need, NeedState
+from notifications.models import Notification
 from tasks.workflow import WorkflowError
 
 from . import factories as f

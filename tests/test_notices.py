@@ -4,8 +4,9 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
-from notices.models import Notice, NoticeRead, Notification
+from notices.models import Notice, NoticeRead
 from notices.services import publish_notice, record_notice_read
+from notifications.models import Notification
 
 from . import factories as f
 

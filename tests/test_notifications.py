@@ -7,8 +7,9 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from notices.models import DeadlineReminder, Notification
+from notices.models import DeadlineReminder
 from notices.services import send_deadline_reminders
+from notifications.models import Notification
 from tasks import services
 from tasks.models import Period
 
@@ -207,7 +208,7 @@ def test_mark_all_read(client, world):
 
 
 def test_the_unread_count_is_one_query_per_request(rf, world):
-    from notices.context_processors import unread_notifications
+    from notifications.context_processors import unread_notifications
 
     user = world.liaisons[0]
     Notification.objects.create(recipient=user, kind=Kind.NOTICE, text="a")
@@ -244,6 +245,6 @@ def test_the_bell_template_shows_the_unread_count(client, world):
     Notification.objects.bulk_create([Notification(recipient=user, kind=Kind.NOTICE, text="x") for _ in range(3)])
     request = RequestFactory().get("/")
     request.user = user
-    html = render_to_string("notices/bell.html", request=request)
+    html = render_to_string("notifications/bell.html", request=request)
     assert 'data-testid="unread-count">3<' in html
     assert reverse("notices:notification_list") in html

@@ -16,5 +16,5 @@ def _unread_count(request):
     return request._unread_notifications
 
 
-def unread_notifications(request):
+def unread_notifications(request) -> dict[str, SimpleLazyObject]:
     return {"unread_notifications": SimpleLazyObject(lambda: _unread_count(request))}

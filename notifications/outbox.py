@@ -1,12 +1,13 @@
 """Notification e-mails through an outbox in PostgreSQL: none lost, none sent twice.
 
-`queue_emails` writes one OutgoingEmail row per notification whose recipient has an address,
+`write_emails` writes one OutgoingEmail row per notification whose recipient has an address,
 in the transaction that writes the notification (and so the event): if the event commits,
-its e-mails are recorded; if it rolls back, there are none. After the commit one job is
-enqueued to send them at once (chanjgai_portal.broker: never fails or stalls the request).
-Whether that job runs or not, the beat sweep (`notices.send_due_emails`, every
-OUTBOX_SWEEP_EVERY seconds) sends every row that is due: Redis down, a job lost with a
-killed worker, SMTP or PostgreSQL failing during a send only delay an e-mail.
+its e-mails are recorded; if it rolls back, there are none. notifications.services.queue_emails
+calls it and, after the commit, enqueues one job to send them at once (chanjgai_portal.broker:
+never fails or stalls the request). Whether that job runs or not, the beat sweep
+(`notices.send_due_emails`, every OUTBOX_SWEEP_EVERY seconds) sends every row that is due:
+Redis down, a job lost with a killed worker, SMTP or PostgreSQL failing during a send only
+delay an e-mail.
 
 A sender first *claims* one row in its own short transaction (SELECT … FOR UPDATE SKIP
 LOCKED): it counts the attempt and moves `next_attempt_at` to when a retry would be due
@@ -17,11 +18,15 @@ for its retry, and after OUTBOX_MAX_ATTEMPTS the row is given up (status failed,
 kept). The one window SMTP leaves open, the server accepting a message and the process
 dying before the row says so, is narrowed by retrying that last write, and each message
 carries a Message-ID derived from its row, so a copy sent again is recognisably the same.
+
+This module enqueues nothing: the Celery jobs (notifications/tasks.py) call it, and the
+enqueueing lives with the writers (notifications/services.py).
 """
 
 import datetime
 import logging
 import time
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -30,8 +35,6 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db import connection as db_connection
 from django.utils import timezone
 
-from chanjgai_portal import broker
-
 from .models import Notification, OutgoingEmail
 
 logger = logging.getLogger(__name__)
@@ -39,9 +42,9 @@ logger = logging.getLogger(__name__)
 Status = OutgoingEmail.Status
 
 
-def queue_emails(notifications):
+def write_emails(notifications: Iterable[Notification]) -> list[OutgoingEmail]:
     """Record an e-mail for each of these (just written) notifications whose recipient has an
-    address, in the caller's transaction, and send them once it commits. Returns the rows."""
+    address, in the caller's transaction. Returns the rows (the caller has them sent)."""
     notifications = [n for n in notifications if n.pk is not None]
     if not notifications:
         return []
@@ -72,21 +75,10 @@ def queue_emails(notifications):
             )
         )
     with transaction.atomic():
-        created = OutgoingEmail.objects.bulk_create(rows)
-    ids = [row.pk for row in created]
-    if ids:
-        transaction.on_commit(lambda: send_soon(ids))
-    return created
+        return OutgoingEmail.objects.bulk_create(rows)
 
 
-def send_soon(email_ids):
-    """Enqueue the job that sends these rows now; never raises (the sweep sends them anyway)."""
-    from .tasks import send_outgoing_emails
-
-    return broker.enqueue(send_outgoing_emails, (list(email_ids),), what="notification e-mails")
-
-
-def retry_delay(attempts):
+def retry_delay(attempts: int) -> datetime.timedelta:
     """How long after its `attempts`-th try a row is due again (exponential, capped)."""
     return datetime.timedelta(
         seconds=min(settings.OUTBOX_RETRY_BASE * 2 ** max(attempts - 1, 0), settings.OUTBOX_RETRY_MAX)
@@ -109,7 +101,7 @@ def _claim(email_ids=None, now=None):
     return row
 
 
-def message_id(row):
+def message_id(row: OutgoingEmail) -> str:
     """A Message-ID that names the row: the same e-mail always carries the same one."""
     domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2].strip("> ") or "localhost"
     return f"<outbox-{row.pk}-{row.created_at:%Y%m%d%H%M%S}@{domain}>"
@@ -167,7 +159,9 @@ def _mark_failed(row, error):
     )
 
 
-def send_due_emails(email_ids=None, limit=None, now=None):
+def send_due_emails(
+    email_ids: Iterable[int] | None = None, limit: int | None = None, now: datetime.datetime | None = None
+) -> int:
     """Send the rows that are due (only those of `email_ids` if given), each at most once;
     returns how many were sent. Must run outside any transaction."""
     limit = settings.OUTBOX_SWEEP_BATCH if limit is None else limit
@@ -202,11 +196,12 @@ def send_due_emails(email_ids=None, limit=None, now=None):
     return sent
 
 
-def queue_missing(notification_ids):
+def queue_missing(notification_ids: Iterable[int]) -> list[int]:
     """Rows for notifications of these ids that have none yet and were never e-mailed (jobs
-    queued before the outbox existed). Returns the ids of the rows made."""
+    queued before the outbox existed); the job that asks sends them itself. Returns the ids
+    of the rows made."""
     with transaction.atomic():
         notifications = list(
             Notification.objects.filter(pk__in=notification_ids, emailed_at__isnull=True, email__isnull=True)
         )
-        return [row.pk for row in queue_emails(notifications)]
+        return [row.pk for row in write_emails(notifications)]

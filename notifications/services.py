@@ -1,0 +1,69 @@
+"""The write side of the bell: tell users something (a notification each, and the e-mail
+that goes with it), and mark notifications read. Features above call `notify`; they decide
+whom to tell, this module only how.
+
+Notifications, and their e-mails (notifications/outbox.py), are written in the caller's
+transaction; the e-mails are sent once it commits.
+"""
+
+from collections.abc import Iterable
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from chanjgai_portal import broker
+from enterprises.models import Profile
+
+from . import outbox
+from .models import Notification, OutgoingEmail
+from .tasks import send_outgoing_emails
+
+
+def notify(user_ids: Iterable[int], kind: str, text: str, link: str = "") -> list[Notification]:
+    """Write one notification per user (in bulk) and, in the same transaction, the e-mails of
+    those with an address (sent after the commit, or by the sweep)."""
+    user_ids = sorted(set(user_ids))
+    if not user_ids:
+        return []
+    now = timezone.now()
+    with transaction.atomic():
+        created = Notification.objects.bulk_create(
+            [Notification(recipient_id=uid, kind=kind, text=text[:500], link=link, created_at=now) for uid in user_ids]
+        )
+        queue_emails(created)
+    return created
+
+
+def queue_emails(notifications: Iterable[Notification]) -> list[OutgoingEmail]:
+    """Record the e-mails of these just written notifications in the caller's transaction
+    and send them once it commits. Returns the outbox rows."""
+    created = outbox.write_emails(notifications)
+    ids = [row.pk for row in created]
+    if ids:
+        transaction.on_commit(lambda: send_soon(ids))
+    return created
+
+
+def send_soon(email_ids: Iterable[int]) -> bool:
+    """Enqueue the job that sends these rows now; never raises (the sweep sends them anyway)."""
+    return broker.enqueue(send_outgoing_emails, (list(email_ids),), what="notification e-mails")
+
+
+def office_user_ids(role: str, region_id: int | None) -> Iterable[int]:
+    """The users of one office (a role in a region): whom a message to that office goes to."""
+    return Profile.objects.filter(role=role, region_id=region_id).values_list("user_id", flat=True)
+
+
+@transaction.atomic
+def mark_all_read(user: AbstractBaseUser) -> int:
+    """Mark every unread notification of the user read; returns how many."""
+    return Notification.objects.for_user(user).unread().update(read_at=timezone.now())
+
+
+def open_notification(user: AbstractBaseUser, pk: int) -> Notification:
+    """Mark one of the user's notifications read and return it (404 for anyone else's)."""
+    notification = Notification.objects.for_user(user).get(pk=pk)
+    if notification.read_at is None:
+        Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(read_at=timezone.now())
+    return notification

@@ -25,7 +25,7 @@ from notifications.models import Notification
 from notifications.services import notify, office_user_ids, queue_emails
 from tasks.evidence import inspect_upload
 from tasks.evidence_files import staged_files
-from tasks.models import AssignmentState, CheckIn, CheckInState, ReviewEvent
+from tasks.models import AssignmentState, CheckIn, CheckInState
 from tasks.workflow import WorkflowError
 
 from .models import (
@@ -44,58 +44,6 @@ logger = logging.getLogger(__name__)
 Role = Profile.Role
 MAX_TITLE_LENGTH = 200
 MAX_NOTICE_FILES = 5
-
-
-# --- Notifications ------------------------------------------------------------------
-
-
-def notify_checkin_event(event):
-    """Tell the people a review event concerns: the next reviewer, or the submitter."""
-    checkin = event.checkin
-    assignment = checkin.assignment
-    title = assignment.indicator.title
-    Action = ReviewEvent.Action
-    if event.action == Action.SUBMIT:
-        if event.to_state == CheckInState.PENDING_COUNTY_REVIEW:
-            recipients = office_user_ids(Role.COUNTY_OFFICE, assignment.county_id)
-        else:
-            recipients = office_user_ids(Role.CITY_OFFICE, assignment.period.city_id)
-        text = _("New check-in waiting for your review: %(assignee)s · %(task)s (version %(version)s).") % {
-            "assignee": assignment.assignee_name,
-            "task": title,
-            "version": checkin.version,
-        }
-        notify(recipients, Notification.Kind.FORWARDED, text, reverse("tasks:checkin_detail", args=[checkin.pk]))
-    elif event.action == Action.APPROVE:
-        text = _("%(county)s forwarded a check-in for your review: %(assignee)s · %(task)s.") % {
-            "county": assignment.county.name,
-            "assignee": assignment.assignee_name,
-            "task": title,
-        }
-        notify(
-            office_user_ids(Role.CITY_OFFICE, assignment.period.city_id),
-            Notification.Kind.FORWARDED,
-            text,
-            reverse("tasks:checkin_detail", args=[checkin.pk]),
-        )
-    elif event.action == Action.RETURN:
-        text = _("Your check-in “%(task)s” was returned: %(reason)s") % {"task": title, "reason": event.comment}
-        notify(
-            [checkin.submitted_by_id],
-            Notification.Kind.RETURNED,
-            text,
-            reverse("tasks:assignment_detail", args=[assignment.pk]),
-        )
-    elif event.action == Action.SCORE:
-        points = f"{event.points.normalize():f}" if event.points is not None else ""
-        text = _("Your check-in “%(task)s” was scored: %(points)s points.") % {"task": title, "points": points}
-        notify(
-            [checkin.submitted_by_id],
-            Notification.Kind.SCORED,
-            text,
-            reverse("tasks:assignment_detail", args=[assignment.pk]),
-        )
-    # A reopen only moves the check-in back into the city's own queue: nobody to tell.
 
 
 # --- Deadline reminders -----------------------------------------------------------------
@@ -490,7 +438,6 @@ def mark_example_case(user, checkin, title, summary, is_public_evidence=False):
 __all__ = [
     "forward_need",
     "mark_example_case",
-    "notify_checkin_event",
     "publish_notice",
     "record_notice_read",
     "report_need",

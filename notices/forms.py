@@ -1,13 +1,15 @@
-"""Forms of the channel pages: they carry the input; the rules live in notices.services."""
+"""Forms of the channel pages: they carry the input; the rules live in notices.publishing,
+notices.needs and notices.cases."""
 
 from django import forms
 from django.utils.translation import gettext, gettext_lazy as _
 
+from enterprises.inputs import MAX_COMMENT_LENGTH, MAX_DESCRIPTION_LENGTH
 from enterprises.models import Enterprise, Region
 from tasks.evidence import ALLOWED_LABEL, allowed_extensions
 from tasks.forms import MultipleFileField, MultipleFileInput
-from .models import Need, Notice
-from .services import MAX_COMMENT_LENGTH, MAX_DESCRIPTION_LENGTH, MAX_TITLE_LENGTH
+
+from .models import MAX_TITLE_LENGTH, Need, Notice
 
 
 def _accepted_help():

@@ -16,6 +16,10 @@ from enterprises.models import Enterprise, Profile, Region, ScopedQuerySet
 from tasks.models import Assignment, CheckIn, Indicator
 
 
+# The longest title of a notice or a good-practice case (the forms and services check it).
+MAX_TITLE_LENGTH = 200
+
+
 def _stored_name(folder, filename):
     """Stored under a generated name: the original name is only kept for display."""
     suffix = PurePosixPath(filename).suffix.lower()[:10]
@@ -119,7 +123,7 @@ class Notice(models.Model):
     target_size = models.CharField(
         _("size class"), max_length=16, choices=Enterprise.SizeClass.choices, blank=True
     )
-    title = models.CharField(_("title"), max_length=200)
+    title = models.CharField(_("title"), max_length=MAX_TITLE_LENGTH)
     body = models.TextField(_("body"))
     published_at = models.DateTimeField(_("published at"), default=timezone.now, db_index=True)
 
@@ -282,7 +286,7 @@ class ExampleCase(models.Model):
     checkin = models.OneToOneField(
         CheckIn, verbose_name=_("check-in"), on_delete=models.PROTECT, related_name="example_case"
     )
-    title = models.CharField(_("title"), max_length=200)
+    title = models.CharField(_("title"), max_length=MAX_TITLE_LENGTH)
     summary = models.TextField(_("summary"))
     category = models.CharField(_("category"), max_length=16, choices=Indicator.Category.choices, db_index=True)
     is_public_evidence = models.BooleanField(

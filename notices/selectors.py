@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from tasks.models import Evidence
 
 from .models import ExampleCase, Need, Notice, NoticeRead
-from .services import notice_recipients
+from .publishing import notice_recipients
 
 
 def notices_for(user):

@@ -18,7 +18,7 @@ from tasks.evidence import attachment_response
 from tasks.models import Evidence, Indicator
 from tasks.upload_handlers import upload_refusal
 
-from . import selectors, services
+from . import cases, needs, publishing, selectors
 from .forms import ExampleCaseForm, NeedForm, NeedReplyForm, NoticeForm
 from .models import NeedState, Notice, NoticeAttachment
 
@@ -57,7 +57,7 @@ def notice_list(request):
 @require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def notice_create(request):
-    profile = services.require_publisher(request.user)
+    profile = publishing.require_publisher(request.user)
     if request.method != "POST":
         form = NoticeForm(profile=profile, initial={"audience": Notice.Audience.CITY})
         return render(request, "notices/notice_form.html", {"form": form})
@@ -70,7 +70,7 @@ def notice_create(request):
         if not form.is_valid():
             raise ValidationError(_form_errors(form))
         data = form.cleaned_data
-        notice = services.publish_notice(
+        notice = publishing.publish_notice(
             request.user,
             data["title"],
             data["body"],
@@ -91,14 +91,14 @@ def notice_create(request):
 @login_required
 def notice_detail(request, pk):
     notice = selectors.notice_for_detail(request.user, pk)
-    services.record_notice_read(request.user, notice)
+    publishing.record_notice_read(request.user, notice)
     return render(
         request,
         "notices/notice_detail.html",
         {
             "notice": notice,
             "attachments": list(notice.attachments.all()),
-            "may_see_readers": services.may_see_readers(request.user, notice),
+            "may_see_readers": publishing.may_see_readers(request.user, notice),
         },
     )
 
@@ -107,7 +107,7 @@ def notice_detail(request, pk):
 @login_required
 def notice_readers(request, pk):
     notice = selectors.notice_for_detail(request.user, pk)
-    if not services.may_see_readers(request.user, notice):
+    if not publishing.may_see_readers(request.user, notice):
         raise PermissionDenied(_("Only the office that published a notice sees who has read it."))
     show = request.GET.get("show", "")
     if show not in ("", "read", "unread"):
@@ -164,7 +164,7 @@ def need_list(request):
 @require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def need_create(request):
-    services.require_need_reporter(request.user)
+    needs.require_need_reporter(request.user)
     if request.method != "POST":
         return render(request, "notices/need_form.html", {"form": NeedForm()})
     form = NeedForm(request.POST, request.FILES)
@@ -175,7 +175,7 @@ def need_create(request):
     try:
         if not form.is_valid():
             raise ValidationError(_form_errors(form))
-        need = services.report_need(
+        need = needs.report_need(
             request.user, form.cleaned_data["category"], form.cleaned_data["text"], form.cleaned_data["attachment"]
         )
     except ValidationError as error:
@@ -192,7 +192,7 @@ def _render_need(request, need, form=None, errors=None, status=200):
         {
             "need": need,
             "thread": selectors.need_thread(need),
-            "actions": services.need_actions_for(profile, need),
+            "actions": needs.need_actions_for(profile, need),
             "form": form or NeedReplyForm(),
             "errors": errors or [],
         },
@@ -221,19 +221,19 @@ def _need_action(request, pk, call, success_message):
 @require_POST
 @login_required
 def need_reply(request, pk):
-    return _need_action(request, pk, services.reply_need, _("Reply sent."))
+    return _need_action(request, pk, needs.reply_need, _("Reply sent."))
 
 
 @require_POST
 @login_required
 def need_forward(request, pk):
-    return _need_action(request, pk, services.forward_need, _("Forwarded to the city office."))
+    return _need_action(request, pk, needs.forward_need, _("Forwarded to the city office."))
 
 
 @require_POST
 @login_required
 def need_resolve(request, pk):
-    return _need_action(request, pk, services.resolve_need, _("Marked resolved."))
+    return _need_action(request, pk, needs.resolve_need, _("Marked resolved."))
 
 
 @require_safe
@@ -279,7 +279,7 @@ def case_detail(request, pk):
 @require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def case_create(request, checkin_pk):
-    services.require_case_curator(request.user)
+    cases.require_case_curator(request.user)
     checkin = task_selectors.checkin_for_detail(request.user, checkin_pk)
     if request.method != "POST":
         form = ExampleCaseForm(initial={"title": checkin.assignment.indicator.title})
@@ -287,7 +287,7 @@ def case_create(request, checkin_pk):
     form = ExampleCaseForm(request.POST)
     form.is_valid()
     try:
-        case = services.mark_example_case(
+        case = cases.mark_example_case(
             request.user,
             checkin,
             form.cleaned_data.get("title", ""),

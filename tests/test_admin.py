@@ -267,7 +267,8 @@ def test_notices_admins_show_a_staff_user_only_its_own_city(client, world):
     and needs and only its own notifications, as on the site."""
     from django.contrib.auth.models import Permission
 
-    from notices import services as notice_services
+    from notices.needs import report_need
+    from notices.publishing import publish_notice
     from notices.models import Need, Notice
     from notifications.models import Notification
 
@@ -275,10 +276,10 @@ def test_notices_admins_show_a_staff_user_only_its_own_city(client, world):
     other_county = f.RegionFactory.county(parent=other_city, name="玄武区", code="320102")
     other_enterprise = f.EnterpriseFactory(county=other_county, name="南京某公司")
     other_office = f.city_office(other_city)
-    notice_services.publish_notice(world.city_user, "徐州全市通知", "正文", "city")
-    notice_services.publish_notice(other_office, "南京全市通知", "正文", "city")
-    notice_services.report_need(world.liaisons[0], Need.Category.values[0], "徐州企业的需求")
-    notice_services.report_need(f.liaison(other_enterprise), Need.Category.values[0], "南京企业的需求")
+    publish_notice(world.city_user, "徐州全市通知", "正文", "city")
+    publish_notice(other_office, "南京全市通知", "正文", "city")
+    report_need(world.liaisons[0], Need.Category.values[0], "徐州企业的需求")
+    report_need(f.liaison(other_enterprise), Need.Category.values[0], "南京企业的需求")
     Notification.objects.create(recipient=other_office, kind=Notification.Kind.values[0], text="南京的提醒")
 
     user = world.city_user
@@ -310,7 +311,8 @@ def test_notices_admins_show_a_staff_user_only_its_own_city(client, world):
 def staff(client, world, other_city, django_capture_on_commit_callbacks, pdf_upload):
     from django.contrib.auth.models import Group, Permission
 
-    from notices import services as notice_services
+    from notices.cases import mark_example_case
+    from notices.needs import report_need
 
     user = world.city_user
     user.is_staff = True
@@ -322,8 +324,8 @@ def staff(client, world, other_city, django_capture_on_commit_callbacks, pdf_upl
     user.groups.add(group)
     client.force_login(user)
     # Rows of both cities for the notices forms: a need each, a scored check-in each.
-    world.need = notice_services.report_need(world.liaisons[0], "policy", "徐州企业的需求")
-    other_city.need = notice_services.report_need(other_city.liaison, "policy", "宿迁企业的需求")
+    world.need = report_need(world.liaisons[0], "policy", "徐州企业的需求")
+    other_city.need = report_need(other_city.liaison, "policy", "宿迁企业的需求")
     for office, county_user, liaison, assignment in (
         (world.city_user, world.county_users[0], world.liaisons[0], Assignment.objects.get(
             period=world.period, indicator=world.ind, enterprise=world.enterprises[0])),
@@ -334,7 +336,7 @@ def staff(client, world, other_city, django_capture_on_commit_callbacks, pdf_upl
         with django_capture_on_commit_callbacks(execute=True):
             scored = services.score(office, checkin, "8")
         (world if office == world.city_user else other_city).checkin = scored
-    world.case = notice_services.mark_example_case(world.city_user, world.checkin, "徐州案例", "摘要")
+    world.case = mark_example_case(world.city_user, world.checkin, "徐州案例", "摘要")
     return client
 
 

@@ -17,8 +17,8 @@ from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
 
 from accounts import security
-from notices import services as notice_services
 from notices.models import NoticeRead
+from notices.publishing import publish_notice, record_notice_read
 from scoring import services as scoring_services
 from scoring.models import ScoringRule, ScoringRuleChange
 from tasks import services
@@ -74,8 +74,8 @@ def audited(world, assignment_of, pdf_upload):
     services.reopen(w.city_user, other, "复核")
     w.rescored = services.score(w.city_user, other, "7.5", "复核后评分")
     scoring_services.change_scoring_rule(w.city_user, w.period, "50", "50", "dense", True)
-    notice = notice_services.publish_notice(w.city_user, "关于开展安康杯竞赛的通知", "请各企业按时报送。", "city")
-    notice_services.record_notice_read(w.liaisons[0], notice)
+    notice = publish_notice(w.city_user, "关于开展安康杯竞赛的通知", "请各企业按时报送。", "city")
+    record_notice_read(w.liaisons[0], notice)
     w.notice = notice
     w.event = ReviewEvent.objects.filter(action=A.SCORE).order_by("pk").first()
     w.change = ScoringRuleChange.objects.get()

@@ -5,7 +5,7 @@ from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
 from notices.models import ExampleCase
-from notices.services import mark_example_case
+from notices.cases import mark_example_case
 from tasks import services
 from tasks.workflow import WorkflowError
 

@@ -42,7 +42,9 @@ from django.urls import URLResolver, get_resolver, reverse
 
 from accounts import security
 from enterprises.models import Enterprise, Profile, Region
-from notices import services as notice_services
+from notices.cases import mark_example_case
+from notices.needs import reply_need, report_need
+from notices.publishing import publish_notice, record_notice_read
 from notices.models import ExampleCase, Need, NeedMessage, Notice, NoticeAttachment, NoticeRead
 from notifications.models import Notification
 from scoring import exports
@@ -229,23 +231,23 @@ def _build_world():
 
     # Notices: city-wide, one county, one size class, the other city, a county office's own.
     x.notices = {
-        "xz_city": notice_services.publish_notice(
+        "xz_city": publish_notice(
             u.city, "通知标题XZ全市", "通知正文XZ全市", "city", files=[_pdf("通知附件XZ全市.pdf")]
         ),
-        "c2": notice_services.publish_notice(
+        "c2": publish_notice(
             u.c2, "通知标题C2县", "通知正文C2县", "county", files=[_pdf("通知附件C2县.pdf")]
         ),
-        "xz_micro": notice_services.publish_notice(
+        "xz_micro": publish_notice(
             u.city, "通知标题XZ微型", "通知正文XZ微型", "size", target_size="micro", files=[_pdf("通知附件XZ微型.pdf")]
         ),
-        "nj_city": notice_services.publish_notice(
+        "nj_city": publish_notice(
             u.city2, "通知标题NJ全市", "通知正文NJ全市", "city", files=[_pdf("通知附件NJ全市.pdf")]
         ),
-        "c1": notice_services.publish_notice(
+        "c1": publish_notice(
             u.c1, "通知标题C1县", "通知正文C1县", "county", files=[_pdf("通知附件C1县.pdf")]
         ),
     }
-    notice_services.record_notice_read(u.e21, x.notices["c2"])
+    record_notice_read(u.e21, x.notices["c2"])
     # Who may read each notice (observers read none), and whose office sees its readers.
     x.notice_audience = {
         "xz_city": {"liaison", "county", "city"},
@@ -257,15 +259,15 @@ def _build_world():
     x.notice_publisher = {"xz_city": {"city"}, "c2": set(), "xz_micro": {"city"}, "nj_city": set(), "c1": {"county"}}
 
     # Needs, with attachments and a reply.
-    x.need_e11 = notice_services.report_need(u.e11, "training", "需求描述E11", _pdf("需求附件E11.pdf"))
-    x.need_e21 = notice_services.report_need(u.e21, "policy", "需求描述E21", _pdf("需求附件E21.pdf"))
-    notice_services.reply_need(u.c2, x.need_e21, "答复内容E21")
-    x.need_f11 = notice_services.report_need(u.f11, "policy", "需求描述F11", _pdf("需求附件F11.pdf"))
-    x.need_e12 = notice_services.report_need(u.e12, "other", "需求描述E12")  # without an attachment
+    x.need_e11 = report_need(u.e11, "training", "需求描述E11", _pdf("需求附件E11.pdf"))
+    x.need_e21 = report_need(u.e21, "policy", "需求描述E21", _pdf("需求附件E21.pdf"))
+    reply_need(u.c2, x.need_e21, "答复内容E21")
+    x.need_f11 = report_need(u.f11, "policy", "需求描述F11", _pdf("需求附件F11.pdf"))
+    x.need_e12 = report_need(u.e12, "other", "需求描述E12")  # without an attachment
 
     # Good-practice cases: one of 徐州 with its evidence not public, one of 南京 with it public.
-    x.case_xz = notice_services.mark_example_case(u.city, x.checkin_e21, "优秀案例标题XZ", "案例摘要XZ", False)
-    x.case_nj = notice_services.mark_example_case(u.city2, x.checkin_f21, "优秀案例标题NJ", "案例摘要NJ", True)
+    x.case_xz = mark_example_case(u.city, x.checkin_e21, "优秀案例标题XZ", "案例摘要XZ", False)
+    x.case_nj = mark_example_case(u.city2, x.checkin_f21, "优秀案例标题NJ", "案例摘要NJ", True)
 
     # Export jobs, each finished with its file.
     x.jobs = {}

@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
-from notices import services
+from notices import needs
 from notices.models import Need, NeedState
 from notifications.models import Notification
 from tasks.workflow import WorkflowError
@@ -15,7 +15,7 @@ from . import factories as f
 @pytest.fixture
 def need(world):
     """A need of e11 (鼓楼区) reported by its liaison."""
-    return services.report_need(world.liaisons[0], Need.Category.TRAINING, "希望组织数控车工技能培训")
+    return needs.report_need(world.liaisons[0], Need.Category.TRAINING, "希望组织数控车工技能培训")
 
 
 def test_report_reaches_the_county_office(world, need):
@@ -27,16 +27,16 @@ def test_report_reaches_the_county_office(world, need):
 
 def test_the_thread_goes_through_every_state(world, need):
     county, city, liaison = world.county_users[0], world.city_user, world.liaisons[0]
-    need = services.reply_need(county, need, "已联系人社局，下周答复")
+    need = needs.reply_need(county, need, "已联系人社局，下周答复")
     assert need.state == NeedState.IN_PROGRESS
-    need = services.reply_need(county, need, "培训计划在制定中")
+    need = needs.reply_need(county, need, "培训计划在制定中")
     assert need.state == NeedState.IN_PROGRESS
-    need = services.forward_need(county, need, "涉及市级培训补贴")
+    need = needs.forward_need(county, need, "涉及市级培训补贴")
     assert need.state == NeedState.FORWARDED
     assert Notification.objects.filter(recipient=city, kind="need").count() == 1
-    need = services.reply_need(city, need, "市里将安排专项培训")
+    need = needs.reply_need(city, need, "市里将安排专项培训")
     assert need.state == NeedState.FORWARDED
-    need = services.resolve_need(city, need, "已安排")
+    need = needs.resolve_need(city, need, "已安排")
     assert need.state == NeedState.RESOLVED
     actions = list(need.messages.values_list("action", "to_state"))
     assert actions == [
@@ -52,36 +52,36 @@ def test_the_thread_goes_through_every_state(world, need):
 
 
 def test_the_county_may_resolve_directly(world, need):
-    assert services.resolve_need(world.county_users[0], need, "").state == NeedState.RESOLVED
+    assert needs.resolve_need(world.county_users[0], need, "").state == NeedState.RESOLVED
 
 
 def test_illegal_transitions_are_409(world, need):
     with pytest.raises(WorkflowError):
-        services.reply_need(world.city_user, need, "市里抢答")  # not forwarded yet
-    services.resolve_need(world.county_users[0], need)
+        needs.reply_need(world.city_user, need, "市里抢答")  # not forwarded yet
+    needs.resolve_need(world.county_users[0], need)
     with pytest.raises(WorkflowError):
-        services.reply_need(world.county_users[0], need, "再回复")
+        needs.reply_need(world.county_users[0], need, "再回复")
     with pytest.raises(WorkflowError):
-        services.forward_need(world.county_users[0], need)
+        needs.forward_need(world.county_users[0], need)
 
 
 def test_wrong_roles_are_403_and_outside_scope_404(world, need):
     with pytest.raises(PermissionDenied):
-        services.reply_need(world.liaisons[0], need, "自己回复")
+        needs.reply_need(world.liaisons[0], need, "自己回复")
     with pytest.raises(PermissionDenied):
-        services.forward_need(world.city_user, need)
+        needs.forward_need(world.city_user, need)
     with pytest.raises(PermissionDenied):
-        services.report_need(world.county_users[0], Need.Category.OTHER, "县里报问题")
+        needs.report_need(world.county_users[0], Need.Category.OTHER, "县里报问题")
     with pytest.raises(Need.DoesNotExist):
-        services.reply_need(world.county_users[1], need, "别的县")
+        needs.reply_need(world.county_users[1], need, "别的县")
     with pytest.raises(ValidationError):
-        services.reply_need(world.county_users[0], need, "   ")
+        needs.reply_need(world.county_users[0], need, "   ")
     need.refresh_from_db()
     assert need.state == NeedState.PENDING
 
 
 def test_visible_to(world, need):
-    other = services.report_need(world.liaisons[2], Need.Category.RIGHTS, "云龙区的问题")
+    other = needs.report_need(world.liaisons[2], Need.Category.RIGHTS, "云龙区的问题")
     assert set(Need.objects.visible_to(world.liaisons[0])) == {need}
     assert set(Need.objects.visible_to(world.liaisons[1])) == set()
     assert set(Need.objects.visible_to(world.county_users[0])) == {need}
@@ -137,7 +137,7 @@ def test_a_county_office_cannot_report_through_the_page(client, world):
 @pytest.mark.parametrize("rows", [2, 20])
 def test_need_list_runs_a_constant_number_of_queries(client, world, rows, django_assert_max_num_queries):
     for i in range(rows):
-        services.report_need(world.liaisons[i % 2], Need.Category.OTHER, f"问题{i}")
+        needs.report_need(world.liaisons[i % 2], Need.Category.OTHER, f"问题{i}")
     client.force_login(world.county_users[0])
     with django_assert_max_num_queries(8):
         response = client.get(reverse("notices:need_list"))

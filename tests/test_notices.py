@@ -5,7 +5,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
 from notices.models import Notice, NoticeRead
-from notices.services import publish_notice, record_notice_read
+from notices.publishing import publish_notice, record_notice_read
 from notifications.models import Notification
 
 from . import factories as f

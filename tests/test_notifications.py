@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from notices.models import DeadlineReminder
-from notices.services import send_deadline_reminders
+from notices.reminders import send_deadline_reminders
 from notifications.models import Notification
 from tasks import services
 from tasks.models import Period

@@ -23,7 +23,7 @@ from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from notices import services as notice_services
+from notices.needs import report_need
 from notices.models import Need
 
 from . import factories as f
@@ -189,7 +189,7 @@ def site(world, assignment_of):
     pending_county = drive(world, assignment_of(e11), State.PENDING_COUNTY_REVIEW)
     pending_city = drive(world, assignment_of(e12), State.PENDING_CITY_REVIEW)
     scored = drive(world, assignment_of(e21), State.SCORED)
-    need = notice_services.report_need(world.liaisons[0], Need.Category.TRAINING, "希望组织数控车工技能培训")
+    need = report_need(world.liaisons[0], Need.Category.TRAINING, "希望组织数控车工技能培训")
     return {
         "liaison": (
             world.liaisons[3],

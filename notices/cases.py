@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from enterprises.capabilities import may_curate_cases
 from enterprises.inputs import MAX_DESCRIPTION_LENGTH, clean_text, profile_or_403
 from enterprises.models import Profile
 from tasks.models import CheckIn, CheckInState
@@ -21,7 +22,7 @@ from .models import MAX_TITLE_LENGTH, ExampleCase
 def require_case_curator(user: AbstractBaseUser) -> Profile:
     """The profile of the city office, or PermissionDenied."""
     profile = profile_or_403(user)
-    if not profile.is_city_office:
+    if not may_curate_cases(profile):
         raise PermissionDenied(_("Only the city office marks good-practice cases."))
     return profile
 

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from enterprises.capabilities import may_report_needs
 from enterprises.inputs import MAX_COMMENT_LENGTH, MAX_DESCRIPTION_LENGTH, clean_text, profile_or_403
 from enterprises.models import Profile
 from notifications.models import Notification
@@ -33,7 +34,7 @@ Role = Profile.Role
 def require_need_reporter(user: AbstractBaseUser) -> Profile:
     """The profile of an enterprise liaison, or PermissionDenied."""
     profile = profile_or_403(user)
-    if not profile.is_liaison:
+    if not may_report_needs(profile):
         raise PermissionDenied(_("Only enterprise liaisons report needs."))
     return profile
 

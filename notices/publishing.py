@@ -16,6 +16,7 @@ from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from enterprises.capabilities import may_publish_notices
 from enterprises.inputs import MAX_DESCRIPTION_LENGTH, clean_text, profile_or_403
 from enterprises.models import Enterprise, Profile, Region
 from notifications.models import Notification
@@ -55,7 +56,7 @@ def notice_recipients(notice: Notice) -> QuerySet:
 def require_publisher(user: AbstractBaseUser) -> Profile:
     """The profile of a reform office (city or county), or PermissionDenied."""
     profile = profile_or_403(user)
-    if not (profile.is_city_office or profile.is_county_office):
+    if not may_publish_notices(profile):
         raise PermissionDenied(_("Only reform offices publish notices."))
     return profile
 
@@ -139,8 +140,4 @@ def record_notice_read(user: AbstractBaseUser, notice: Notice) -> None:
 def may_see_readers(user: AbstractBaseUser, notice: Notice) -> bool:
     """The sender's office (the same role and region) sees who has read a notice."""
     profile = Profile.for_user(user)
-    return (
-        profile is not None
-        and (profile.is_city_office or profile.is_county_office)
-        and profile.region_id == notice.sender_region_id
-    )
+    return may_publish_notices(profile) and profile.region_id == notice.sender_region_id

@@ -43,14 +43,8 @@ def _form_errors(form):
 @require_safe
 @login_required
 def notice_list(request):
-    profile = Profile.for_user(request.user)
     return render(
-        request,
-        "notices/notice_list.html",
-        {
-            "page_obj": _page(request, selectors.notices_for(request.user)),
-            "may_publish": profile is not None and (profile.is_city_office or profile.is_county_office),
-        },
+        request, "notices/notice_list.html", {"page_obj": _page(request, selectors.notices_for(request.user))}
     )
 
 
@@ -145,7 +139,6 @@ def notice_attachment(request, pk):
 @require_safe
 @login_required
 def need_list(request):
-    profile = Profile.for_user(request.user)
     state = request.GET.get("state", "")
     if state not in NeedState.values:
         state = ""
@@ -156,7 +149,6 @@ def need_list(request):
             "page_obj": _page(request, selectors.needs_for(request.user, state)),
             "states": NeedState.choices,
             "state": state,
-            "may_report": profile is not None and profile.is_liaison,
         },
     )
 

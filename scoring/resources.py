@@ -1,24 +1,16 @@
 """The ranking spreadsheets: one resource per table of the rankings page, with Chinese headers.
 
-Rows come from scoring.selectors (already scoped and select_related), so every
-`dehydrate_*` reads joined attributes and the export runs a constant number of queries.
+Rows come from scoring.selectors (already scoped) and are read with .values_list(), so the
+export runs a constant number of queries.
 """
-
-from io import BytesIO
 
 from django.utils.encoding import force_str
 from django.utils.translation import pgettext
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from import_export import fields, resources
-from openpyxl import load_workbook
-
-from spreadsheets.cells import SpreadsheetSafeMixin
 
 from .models import CountyRanking, EnterpriseRanking
-
-PERCENT_FORMAT = "0.00%"
-POINTS_FORMAT = "0.00"
 
 
 def movement_label(previous_rank, rank):
@@ -33,16 +25,15 @@ def movement_label(previous_rank, rank):
     return "–"
 
 
-class RankingResource(SpreadsheetSafeMixin, resources.ModelResource):
-    """Read-only export; `number_formats` maps a field name to the Excel format of its column.
+class RankingResource(resources.ModelResource):
+    """Read-only export.
 
-    The same declaration drives the streaming writer of scoring.exports: a field's
+    The declaration drives the streaming writer of scoring.exports: a field's
     `attribute` is the .values_list() path it reads, and `stream_paths` names the columns
     made of several values (a tuple goes through the `stream_<field>(*values)` method), `cell_kinds` to text / int / points / percent and
     `column_widths` to a width in characters.
     """
 
-    number_formats = {}
     stream_paths = {}
     cell_kinds = {}
     column_widths = {}
@@ -73,27 +64,6 @@ class RankingResource(SpreadsheetSafeMixin, resources.ModelResource):
                 row.append(getattr(self, f"stream_{name}")(*part) if converted else part[0])
             yield row
 
-    def to_xlsx(self, queryset, title):
-        """The rows as an .xlsx file (bytes), with rates shown as percentages.
-
-        tablib writes the workbook (without the global IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT
-        pass, which would turn every number into text); openpyxl then sets column formats.
-        """
-        dataset = self.export(queryset=queryset)
-        dataset.title = title
-        workbook = load_workbook(BytesIO(dataset.export("xlsx")))
-        sheet = workbook.active
-        names = [self.get_field_name(field) for field in self.get_export_fields()]
-        for index, name in enumerate(names, start=1):
-            number_format = self.number_formats.get(name)
-            if number_format is None:
-                continue
-            for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
-                cell.number_format = number_format
-        out = BytesIO()
-        workbook.save(out)
-        return out.getvalue()
-
 
 class CountyRankingResource(RankingResource):
     rank = fields.Field(attribute="rank", column_name=pgettext_lazy("ranking column", "Rank"))
@@ -104,7 +74,6 @@ class CountyRankingResource(RankingResource):
     enterprises_counted = fields.Field(attribute="enterprises_counted", column_name=_("Enterprises counted"))
     movement = fields.Field(column_name=pgettext_lazy("ranking column", "Change"))
 
-    number_formats = {"score": POINTS_FORMAT, "office_rate": PERCENT_FORMAT, "enterprise_mean_rate": PERCENT_FORMAT}
     stream_paths = {"movement": ("previous_rank", "rank")}
     cell_kinds = {
         "rank": "int",
@@ -123,9 +92,6 @@ class CountyRankingResource(RankingResource):
         fields = ("rank", "county", "score", "office_rate", "enterprise_mean_rate", "enterprises_counted", "movement")
         export_order = fields
 
-    def dehydrate_movement(self, row):
-        return movement_label(row.previous_rank, row.rank)
-
 
 class EnterpriseRankingResource(RankingResource):
     rank_in_city = fields.Field(attribute="rank_in_city", column_name=_("Rank in city"))
@@ -138,7 +104,6 @@ class EnterpriseRankingResource(RankingResource):
     score_rate = fields.Field(attribute="score_rate", column_name=_("Score rate"))
     completion = fields.Field(column_name=_("Scored / assigned"))
 
-    number_formats = {"points": POINTS_FORMAT, "max_points": POINTS_FORMAT, "score_rate": PERCENT_FORMAT}
     stream_paths = {"completion": ("scored_count", "assigned_count")}
     cell_kinds = {
         "rank_in_city": "int",
@@ -166,6 +131,3 @@ class EnterpriseRankingResource(RankingResource):
             "completion",
         )
         export_order = fields
-
-    def dehydrate_completion(self, row):
-        return f"{row.scored_count}/{row.assigned_count}"

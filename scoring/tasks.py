@@ -1,4 +1,4 @@
-"""Celery jobs of the scoring app: thin wrappers around scoring.recompute and scoring.exports.
+"""Celery jobs of the scoring app: thin wrappers around scoring.recompute.
 
 The ranking jobs are idempotent (running one twice gives the same snapshot), which is what
 makes acks_late redelivery after a worker crash safe. scoring.recompute enqueues them by

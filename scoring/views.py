@@ -1,24 +1,22 @@
-"""The rankings page, the pages explaining a county's and an enterprise's figures, the
-scoring rule page and the two Excel downloads, all reading scoring.selectors."""
+"""The rankings page, the pages explaining a county's and an enterprise's figures and the
+scoring rule page, all reading scoring.selectors (the Excel downloads are spreadsheets.views)."""
 
 from decimal import Decimal
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, Http404, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from chanjgai_portal.paginator import TwoEndedPaginator
-from spreadsheets.cells import XLSX_CONTENT_TYPE
 
-from . import charts, explanations, exports, selectors, services
+from . import charts, explanations, selectors, services
 from .forms import ScoringRuleForm
-from .models import ExportJob, ScoringRule, TieMethod
+from .models import ScoringRule, TieMethod
 
 ENTERPRISES_PER_PAGE = 50
 
@@ -58,82 +56,6 @@ def rankings(request):
             "can_export": selectors.can_export_rankings(profile),
         },
     )
-
-
-def _export(request, kind):
-    """Stream a sheet in the user's scope, or, from SPREADSHEET_EXPORT_JOB_THRESHOLD rows on,
-    start an export job and show its progress page."""
-    spec = exports.resolve(request.user, kind, request.GET)
-    if spec.total >= exports.job_threshold():
-        job = exports.start_job(request.user, kind, request.GET)
-        return redirect("scoring:export_job", pk=job.pk)
-    # FileResponse writes the non-ASCII name as filename*=utf-8''… (RFC 5987 / 6266).
-    return FileResponse(
-        exports.export_to_tempfile(spec), as_attachment=True, filename=spec.filename, content_type=XLSX_CONTENT_TYPE
-    )
-
-
-@require_GET
-@login_required
-def export_counties(request):
-    """The county ranking of the period's latest snapshot as an .xlsx file."""
-    return _export(request, ExportJob.Kind.COUNTY_RANKING)
-
-
-@require_GET
-@login_required
-def export_enterprises(request):
-    """The enterprise ranking in the user's scope (optionally one county) as an .xlsx file."""
-    return _export(request, ExportJob.Kind.ENTERPRISE_RANKING)
-
-
-@require_GET
-@login_required
-def export_matrix(request):
-    """Enterprises × indicators of the period (?cells=points for points instead of states) as an .xlsx file."""
-    return _export(request, ExportJob.Kind.COMPLETION_MATRIX)
-
-
-def _own_job(request, pk):
-    return get_object_or_404(exports.jobs_for(request.user), pk=pk)
-
-
-@require_GET
-@login_required
-def export_job(request, pk):
-    """An export job's progress page; the file is offered once it is ready."""
-    job = _own_job(request, pk)
-    return render(request, "scoring/export_job.html", {"job": job, "export_keep_days": settings.EXPORT_FILES_KEEP_DAYS})
-
-
-@require_GET
-@login_required
-def export_job_status(request, pk):
-    """The job's status as JSON, polled by static/js/export_job.js."""
-    job = _own_job(request, pk)
-    return JsonResponse(
-        {
-            "status": job.status,
-            "status_label": str(job.get_status_display()),
-            "progress": job.progress,
-            "finished": job.is_finished,
-            "download_url": reverse("scoring:export_job_download", args=[job.pk]) if job.is_downloadable else None,
-            "error": job.error,
-        }
-    )
-
-
-@require_GET
-@login_required
-def export_job_download(request, pk):
-    """The job's file, as an attachment, for its requester only (404 for anyone else)."""
-    job = _own_job(request, pk)
-    if job.file_removed:
-        days = settings.EXPORT_FILES_KEEP_DAYS
-        raise Http404(_("This spreadsheet was deleted after %(days)s days. Export it again.") % {"days": days})
-    if not job.is_downloadable:
-        raise Http404(_("The file is not ready."))
-    return FileResponse(job.file.open("rb"), as_attachment=True, filename=job.filename, content_type=XLSX_CONTENT_TYPE)
 
 
 # --- Explaining a county's score ---------------------------------------------------------

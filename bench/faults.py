@@ -845,8 +845,9 @@ def redeliver(args):
         from django.contrib.auth import get_user_model
         from django.db import connection
 
-        from scoring import exports
         from scoring.models import ExportJob
+        from spreadsheets.exports import jobs
+        from spreadsheets.tasks import run_export_job
 
         visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
         city = get_user_model().objects.get(username="city")
@@ -862,7 +863,7 @@ def redeliver(args):
         with lock.cursor() as cur:
             cur.execute("SELECT id FROM scoring_exportjob WHERE id = %s FOR UPDATE", [job.pk])
         offset = stack.log_size("worker")
-        exports.enqueue_job(job.pk)
+        jobs.enqueue_job(job.pk, run_task=run_export_job)
         stack.wait_log("worker", "Task scoring.run_export_job[", offset, 30)
         # Asked on a connection of its own: within the lock's transaction pg_stat_activity
         # would show the same snapshot every time.

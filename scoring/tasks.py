@@ -26,30 +26,3 @@ def full_recompute(period_id, trigger="full"):
 def sweep_pending_recomputes():
     """Beat job: apply ranking changes whose job never ran (broker down, job lost)."""
     return recompute.sweep_pending()
-
-
-@shared_task(name="scoring.run_export_job", bind=True)
-def run_export_job(self, job_id):
-    """Write an export job's spreadsheet (scoring.exports.run_job); a finished job is left alone."""
-    from .exports import run_job
-
-    # Set by the broker on a job given out again after its worker died (visibility timeout).
-    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
-    job = run_job(job_id, redelivered=redelivered)
-    return job.status if job is not None else None
-
-
-@shared_task(name="scoring.sweep_pending_exports")
-def sweep_pending_exports():
-    """Beat job: start the export jobs whose enqueue failed or was lost."""
-    from .exports import sweep_pending_jobs
-
-    return sweep_pending_jobs()
-
-
-@shared_task(name="scoring.remove_old_export_files")
-def remove_old_export_files():
-    """Delete the files of old exports, keeping their rows (scoring.exports.remove_old_export_files)."""
-    from .exports import remove_old_export_files as remove
-
-    return remove()

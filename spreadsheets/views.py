@@ -18,8 +18,10 @@ from scoring.models import ExportJob
 from tasks.upload_handlers import upload_refusal
 
 from .cells import XLSX_CONTENT_TYPE
+from .exports import jobs
 from .imports import services, uploads
 from .imports.sheets import MAX_ROWS, SpreadsheetRejected
+from .tasks import run_export_job
 
 
 def _office(request):
@@ -155,8 +157,8 @@ def _export(request, kind):
     """Stream a sheet in the user's scope, or, from SPREADSHEET_EXPORT_JOB_THRESHOLD rows on,
     start an export job and show its progress page."""
     spec = exports.resolve(request.user, kind, request.GET)
-    if spec.total >= exports.job_threshold():
-        job = exports.start_job(request.user, kind, request.GET)
+    if spec.total >= jobs.job_threshold():
+        job = jobs.start_job(request.user, kind, request.GET, run_task=run_export_job)
         return redirect("scoring:export_job", pk=job.pk)
     # FileResponse writes the non-ASCII name as filename*=utf-8''… (RFC 5987 / 6266).
     return FileResponse(
@@ -186,7 +188,7 @@ def export_matrix(request):
 
 
 def _own_job(request, pk):
-    return get_object_or_404(exports.jobs_for(request.user), pk=pk)
+    return get_object_or_404(jobs.jobs_for(request.user), pk=pk)
 
 
 @require_GET

@@ -85,33 +85,36 @@ def test_the_backoff_ends_and_the_next_enqueue_tries_the_broker_again(world, hun
 
 
 def test_an_export_requested_while_the_broker_is_down_is_started_by_the_sweep(world, django_user_model):
-    from scoring import exports
+    from spreadsheets.exports import jobs
+    from spreadsheets.tasks import run_export_job
 
     with celery_broker(f"redis://127.0.0.1:{NOTHING_LISTENS_PORT}/5"):
-        job = exports.start_job(world.city_user, ExportJob.Kind.COUNTY_RANKING, {"period": world.period.pk})
+        job = jobs.start_job(
+            world.city_user, ExportJob.Kind.COUNTY_RANKING, {"period": world.period.pk}, run_task=run_export_job
+        )
     job.refresh_from_db()
     assert job.status == ExportJob.Status.PENDING
 
     # Within the grace the sweep leaves it (its job may still be queued); after, it starts it.
-    assert exports.sweep_pending_jobs() == []
+    assert jobs.sweep_pending_jobs(run_task=run_export_job) == []
     later = timezone.now() + datetime.timedelta(seconds=300)
-    assert exports.sweep_pending_jobs(now=later) == [job.pk]
+    assert jobs.sweep_pending_jobs(run_task=run_export_job, now=later) == [job.pk]
     job.refresh_from_db()
     assert job.status != ExportJob.Status.PENDING
-    assert exports.sweep_pending_jobs(now=later) == []
+    assert jobs.sweep_pending_jobs(run_task=run_export_job, now=later) == []
 
 
 def test_a_second_copy_of_a_queued_export_leaves_it_to_the_first(world):
-    from scoring import exports
+    from spreadsheets.exports import jobs
 
     job = ExportJob.objects.create(requester=world.city_user, kind=ExportJob.Kind.COUNTY_RANKING, params={})
     ExportJob.objects.filter(pk=job.pk).update(status=ExportJob.Status.RUNNING)
     # A copy enqueued by the sweep while the first runs does nothing…
-    exports.run_job(job.pk)
+    jobs.run_job(job.pk)
     job.refresh_from_db()
     assert job.status == ExportJob.Status.RUNNING and not job.file
     # …but the job given out again after its worker died runs it.
-    exports.run_job(job.pk, redelivered=True)
+    jobs.run_job(job.pk, redelivered=True)
     job.refresh_from_db()
     assert job.status in (ExportJob.Status.DONE, ExportJob.Status.FAILED)
 

@@ -100,13 +100,13 @@ def test_small_export_is_streamed_directly(client, ranked_world):
 
 
 def test_running_a_finished_job_again_changes_nothing(ranked_world, low_threshold):
-    from scoring import exports
+    from spreadsheets.exports import jobs
 
     job = ExportJob.objects.create(requester=ranked_world.city_user, kind="counties", params={})
-    exports.run_job(job.pk)
+    jobs.run_job(job.pk)
     job.refresh_from_db()
     name = job.file.name
     assert job.status == "done"
-    exports.run_job(job.pk)
+    jobs.run_job(job.pk)
     job.refresh_from_db()
     assert job.file.name == name

@@ -47,10 +47,10 @@ from notices.needs import reply_need, report_need
 from notices.publishing import publish_notice, record_notice_read
 from notices.models import ExampleCase, Need, NeedMessage, Notice, NoticeAttachment, NoticeRead
 from notifications.models import Notification
-from scoring import exports
 from scoring.engine import compute_snapshot
 from scoring.models import RecomputeRequest, ScoringRule
 from scoring.models_exports import ExportJob
+from spreadsheets.exports import jobs as export_jobs
 from spreadsheets.imports.services import template_workbook
 from spreadsheets.imports.uploads import store_upload
 from tasks import moves, services
@@ -275,7 +275,7 @@ def _build_world():
         job = ExportJob.objects.create(
             requester=user, kind=ExportJob.Kind.ENTERPRISE_RANKING, params={"period": str(period.pk)}
         )
-        exports.run_job(job.pk)
+        export_jobs.run_job(job.pk)
         job.refresh_from_db()
         assert job.status == ExportJob.Status.DONE, job.error
         x.jobs[key] = job

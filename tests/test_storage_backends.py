@@ -20,8 +20,8 @@ from openpyxl import load_workbook
 
 from chanjgai_portal.settings import file_storage
 from enterprises.models import Enterprise
-from scoring.exports import remove_old_export_files
 from scoring.models import ExportJob
+from spreadsheets.exports.jobs import remove_old_export_files
 from spreadsheets.imports.uploads import discard_stale_uploads, store_upload, upload_for
 from tasks import services
 from tasks.models import CheckIn, CheckInState, Evidence

@@ -16,9 +16,9 @@ statements:
   (a)  a plain django-import-export ModelResource of EnterpriseRanking with the related names
        as `enterprise__name` / `county__name` fields, dataset.export("xlsx");
   (a') the same with select_related("enterprise", "county");
-  (b0) the portal's rows (scoring.exports.resolve: the resource's values_list iterator) written
+  (b0) the portal's rows (spreadsheets.exports.specs.resolve: the spec's values_list iterator) written
        by XlsxWriter in constant_memory mode (needs `pip install xlsxwriter`; bench only);
-  (b)  the portal's export as shipped (scoring.exports.resolve + write_xlsx: the same iterator
+  (b)  the portal's export as shipped (spreadsheets.exports.specs.resolve + write_xlsx: the same iterator
        and the portal's streaming SpreadsheetML writer), the code path of the export job.
 
 The import bench creates a database bench_exports_import (migrate + seed_demo --enterprises 1
@@ -113,7 +113,7 @@ def child_export(mode, limit):
     from enterprises.models import Profile
     from scoring import exports, selectors
     from scoring.models import EnterpriseRanking
-    from scoring.resources import EnterpriseRankingResource
+    from spreadsheets.exports import specs
 
     user = Profile.objects.select_related("user").get(user__username="city").user
     profile = selectors.profile_for(user)
@@ -150,11 +150,10 @@ def child_export(mode, limit):
             Path(out.name).write_bytes(dataset.export("xlsx"))
             rows = len(dataset)
         else:
-            spec = exports.resolve(user, "enterprises", {})
+            spec = specs.resolve(user, "enterprises", {})
             if limit:
-                resource_ = EnterpriseRankingResource()
                 queryset = selectors.enterprise_rankings_for(profile, snapshot)[:limit]
-                spec.rows = lambda: resource_.stream_rows(queryset)
+                spec.rows = lambda: specs.sheet_rows(specs.ENTERPRISE_RANKING_COLUMNS, queryset)
             writer = write_with_xlsxwriter if mode == "b0" else exports.write_xlsx
             rows = writer(out.name, spec)
     elapsed = time.perf_counter() - started

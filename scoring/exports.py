@@ -1,11 +1,7 @@
-"""The offices' ranking and completion spreadsheets, written by a streaming .xlsx writer.
+"""The streaming .xlsx writer of the offices' spreadsheets.
 
-Rows are read with .values_list().iterator(chunk_size) and written by XlsxWriter in
-constant_memory mode, so a province's 100,000 rows take a constant number of queries and
-little memory. What a sheet holds is declared by the resources of scoring.resources; who
-may see which rows is decided by scoring.selectors, as for the rankings page.
-
-An export too large for one request is written by an export job (spreadsheets.exports.jobs).
+What a sheet holds is spreadsheets.exports.specs; an export too large for one request is
+written by an export job (spreadsheets.exports.jobs).
 """
 
 import tempfile
@@ -14,23 +10,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Callable
 
-from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef
-from django.http import Http404
-from django.utils import timezone
 from django.utils.encoding import force_str
-from django.utils.translation import gettext as _
 
-from enterprises.models import Enterprise
 from spreadsheets.cells import spreadsheet_safe
-from tasks.models import Assignment, AssignmentState, Indicator
-
-from . import selectors
-from .models_exports import ExportJob
-from .resources import CountyRankingResource, EnterpriseRankingResource
 
 CHUNK_SIZE = 2000
-KINDS = tuple(ExportJob.Kind.values)
 
 
 @dataclass
@@ -219,116 +203,6 @@ def _sheet_name(title):
 
 
 # -- what each kind of sheet holds ---------------------------------------------------------
-
-
-def _title_line(title, period, scope):
-    return _("%(title)s · %(period)s · %(scope)s · generated %(time)s") % {
-        "title": title,
-        "period": period.name,
-        "scope": scope,
-        "time": timezone.localtime().strftime("%Y-%m-%d %H:%M"),
-    }
-
-
-def resolve(user, kind, params):
-    """The spec of an export for the user: 403 for roles that may not export, 404 for a period,
-    county or ranking outside the user's scope or not computed yet."""
-    profile = selectors.profile_for(user)
-    if not selectors.can_export_rankings(profile):
-        raise PermissionDenied(_("Your role cannot download ranking spreadsheets."))
-    if kind not in KINDS:
-        raise Http404(_("No such export."))
-    period = selectors.period_for(profile, params.get("period"))
-    county = selectors.county_for(profile, params.get("county"))
-    scope = county.name if county else (profile.county.name if profile.is_county_office else profile.city.name)
-    if kind == ExportJob.Kind.COMPLETION_MATRIX:
-        if period is None:
-            raise Http404(_("There is no assessment period yet."))
-        return _matrix_spec(user, profile, period, county, scope, params.get("cells") == "points")
-    snapshot = selectors.latest_snapshot(period)
-    if snapshot is None:
-        raise Http404(_("Rankings have not been computed for this period yet."))
-    if kind == ExportJob.Kind.COUNTY_RANKING:
-        resource = CountyRankingResource()
-        queryset = selectors.county_rankings_for(profile, snapshot)
-        title = _("County ranking")
-        filename = f"{title}_{period.name}.xlsx"
-        scope = period.city.name
-    else:
-        resource = EnterpriseRankingResource()
-        queryset = selectors.enterprise_rankings_for(profile, snapshot, county)
-        title = _("Enterprise ranking")
-        filename = f"{title}_{period.name}_{scope}.xlsx"
-    # values_list() reads plain columns: the page's annotations and joins are not needed.
-    queryset = queryset.select_related(None)
-    return ExportSpec(
-        kind=kind,
-        title=title,
-        title_line=_title_line(title, period, scope),
-        filename=filename,
-        columns=resource.stream_columns(),
-        rows=lambda: resource.stream_rows(queryset, CHUNK_SIZE),
-        total=queryset.count(),
-    )
-
-
-def _matrix_spec(user, profile, period, county, scope, points):
-    """Enterprises × indicators of the period, each cell the task's state (or its points)."""
-    indicators = list(
-        Indicator.objects.filter(city=period.city, target=Indicator.Target.ENTERPRISE)
-        .filter(Exists(Assignment.objects.filter(period=period, indicator=OuterRef("pk"))))
-        .order_by("order", "code")
-        .values_list("pk", "code", "title")
-    )
-    assignments = (
-        Assignment.objects.filter(period=period, enterprise__isnull=False)
-        .filter(profile.scope_q(enterprise="enterprise", county="county"))
-        .order_by("county__order", "enterprise__name", "enterprise_id")
-    )
-    enterprises = Enterprise.objects.filter(profile.scope_q(enterprise="", county="county"))
-    if county is not None:
-        assignments = assignments.filter(county=county)
-        enterprises = enterprises.filter(county=county)
-    columns = [
-        (_("Unified social credit code"), "text", 22),
-        (_("Enterprise name"), "text", 40),
-        (_("County-level unit"), "text", 16),
-    ]
-    columns += [(f"{code} {title}", "points" if points else "text", 16) for _pk, code, title in indicators]
-    columns += [(_("Points"), "points", 10), (_("Scored / assigned"), "text", 14)]
-    position = {pk: index for index, (pk, _code, _title) in enumerate(indicators)}
-    labels = {value: force_str(label) for value, label in AssignmentState.choices}
-
-    def rows():
-        current, row, total, scored, assigned = None, None, Decimal(0), 0, 0
-        values = assignments.values_list(
-            "enterprise_id", "enterprise__credit_code", "enterprise__name", "county__name", "indicator_id", "state", "points"
-        ).iterator(chunk_size=CHUNK_SIZE)
-        for enterprise_id, code, name, county_name, indicator_id, state, awarded in values:
-            if enterprise_id != current:
-                if row is not None:
-                    yield row + [total, f"{scored}/{assigned}"]
-                current, row, total, scored, assigned = enterprise_id, [code, name, county_name] + [None] * len(indicators), Decimal(0), 0, 0
-            assigned += 1
-            if state == AssignmentState.SCORED:
-                scored += 1
-                total += awarded or 0
-            index = position.get(indicator_id)
-            if index is not None:
-                row[3 + index] = (awarded if state == AssignmentState.SCORED else None) if points else labels.get(state, state)
-        if row is not None:
-            yield row + [total, f"{scored}/{assigned}"]
-
-    title = _("Completion matrix")
-    return ExportSpec(
-        kind=ExportJob.Kind.COMPLETION_MATRIX,
-        title=title,
-        title_line=_title_line(title, period, scope),
-        filename=f"{title}_{period.name}_{scope}.xlsx",
-        columns=columns,
-        rows=rows,
-        total=enterprises.count(),
-    )
 
 
 def export_to_tempfile(spec):

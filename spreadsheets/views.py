@@ -18,7 +18,7 @@ from scoring.models import ExportJob
 from tasks.upload_handlers import upload_refusal
 
 from .cells import XLSX_CONTENT_TYPE
-from .exports import jobs
+from .exports import jobs, specs
 from .imports import services, uploads
 from .imports.sheets import MAX_ROWS, SpreadsheetRejected
 from .tasks import run_export_job
@@ -156,7 +156,7 @@ def confirm(request, kind, token):
 def _export(request, kind):
     """Stream a sheet in the user's scope, or, from SPREADSHEET_EXPORT_JOB_THRESHOLD rows on,
     start an export job and show its progress page."""
-    spec = exports.resolve(request.user, kind, request.GET)
+    spec = specs.resolve(request.user, kind, request.GET)
     if spec.total >= jobs.job_threshold():
         job = jobs.start_job(request.user, kind, request.GET, run_task=run_export_job)
         return redirect("scoring:export_job", pk=job.pk)

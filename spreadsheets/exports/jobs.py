@@ -24,9 +24,11 @@ from django.utils.translation import gettext as _
 
 from chanjgai_portal import broker
 from enterprises.models import Profile
-from scoring.exports import resolve, write_xlsx
+from scoring.exports import write_xlsx
 from scoring.models import ExportJob
 from tasks.evidence_files import staged_files
+
+from .specs import resolve
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from enterprises.models import Enterprise, Region
+from enterprises.models import Enterprise, Region, ScopedQuerySet
 from tasks.models import Period
 
 
@@ -188,7 +188,10 @@ class CountyRanking(models.Model):
         return self.previous_rank - self.rank
 
 
-class EnterpriseRankingQuerySet(models.QuerySet):
+class EnterpriseRankingQuerySet(ScopedQuerySet):
+    scope_enterprise = "enterprise"
+    scope_county = "county"
+
     def with_ranks(self):
         """Annotate each row's ranks, read from rank bands (a unique-index lookup each):
         `rank_in_county`, `rank_in_city`, and `previous_rank_in_city`, the city rank of the

@@ -2,8 +2,9 @@
 completion matrix), its columns and the rows the user may see.
 
 Rows are read with .values_list().iterator(CHUNK_SIZE): a province's 100,000 rows take a
-constant number of queries and no model instances. Who may see which rows is decided by
-scoring.selectors, as for the rankings page.
+constant number of queries and no model instances. Who may see which rows is decided by the
+models' `visible_to(user)` querysets, as everywhere else, and who may see the county ranking
+by scoring.selectors, as for the rankings page.
 """
 
 from collections.abc import Callable, Iterator, Mapping
@@ -23,7 +24,7 @@ from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
 from enterprises.models import Enterprise
 from scoring import selectors
 from scoring.exports import CHUNK_SIZE, ExportSpec
-from scoring.models import ExportJob
+from scoring.models import EnterpriseRanking, ExportJob
 from tasks.models import Assignment, AssignmentState, Indicator
 
 KINDS = tuple(ExportJob.Kind.values)
@@ -123,7 +124,7 @@ def resolve(user: AbstractBaseUser, kind: str, params: Mapping) -> ExportSpec:
     if kind == ExportJob.Kind.COMPLETION_MATRIX:
         if period is None:
             raise Http404(_("There is no assessment period yet."))
-        return _matrix_spec(user, profile, period, county, scope, params.get("cells") == "points")
+        return _matrix_spec(user, period, county, scope, params.get("cells") == "points")
     snapshot = selectors.latest_snapshot(period)
     if snapshot is None:
         raise Http404(_("Rankings have not been computed for this period yet."))
@@ -135,7 +136,7 @@ def resolve(user: AbstractBaseUser, kind: str, params: Mapping) -> ExportSpec:
         scope = period.city.name
     else:
         columns = ENTERPRISE_RANKING_COLUMNS
-        queryset = selectors.enterprise_rankings_for(profile, snapshot, county)
+        queryset = _enterprise_rankings(user, snapshot, county)
         title = _("Enterprise ranking")
         filename = f"{title}_{period.name}_{scope}.xlsx"
     # values_list() reads plain columns: the page's annotations and joins are not needed.
@@ -151,7 +152,16 @@ def resolve(user: AbstractBaseUser, kind: str, params: Mapping) -> ExportSpec:
     )
 
 
-def _matrix_spec(user, profile, period, county, scope, points):
+def _enterprise_rankings(user, snapshot, county):
+    """The snapshot's enterprise rows the user may see (optionally of one county), in the
+    rankings page's order (scoring.selectors.enterprise_rankings_for), with their ranks."""
+    rows = EnterpriseRanking.objects.visible_to(user).filter(snapshot=snapshot).with_ranks().order_by("-points", "enterprise_id")
+    if county is not None:
+        rows = rows.filter(county=county)
+    return rows
+
+
+def _matrix_spec(user, period, county, scope, points):
     """Enterprises × indicators of the period, each cell the task's state (or its points)."""
     indicators = list(
         Indicator.objects.filter(city=period.city, target=Indicator.Target.ENTERPRISE)
@@ -160,11 +170,11 @@ def _matrix_spec(user, profile, period, county, scope, points):
         .values_list("pk", "code", "title")
     )
     assignments = (
-        Assignment.objects.filter(period=period, enterprise__isnull=False)
-        .filter(profile.scope_q(enterprise="enterprise", county="county"))
+        Assignment.objects.visible_to(user)
+        .filter(period=period, enterprise__isnull=False)
         .order_by("county__order", "enterprise__name", "enterprise_id")
     )
-    enterprises = Enterprise.objects.filter(profile.scope_q(enterprise="", county="county"))
+    enterprises = Enterprise.objects.visible_to(user)
     if county is not None:
         assignments = assignments.filter(county=county)
         enterprises = enterprises.filter(county=county)

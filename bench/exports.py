@@ -76,7 +76,7 @@ def write_with_xlsxwriter(target, spec):
 
     import xlsxwriter
 
-    from scoring.exports import _cell_text
+    from spreadsheets.exports.writer import _cell_text
 
     workbook = xlsxwriter.Workbook(
         target, {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
@@ -111,9 +111,9 @@ def child_export(mode, limit):
     from import_export import fields, resources
 
     from enterprises.models import Profile
-    from scoring import exports, selectors
+    from scoring import selectors
     from scoring.models import EnterpriseRanking
-    from spreadsheets.exports import specs
+    from spreadsheets.exports import specs, writer
 
     user = Profile.objects.select_related("user").get(user__username="city").user
     profile = selectors.profile_for(user)
@@ -154,7 +154,7 @@ def child_export(mode, limit):
             if limit:
                 queryset = selectors.enterprise_rankings_for(profile, snapshot)[:limit]
                 spec.rows = lambda: specs.sheet_rows(specs.ENTERPRISE_RANKING_COLUMNS, queryset)
-            writer = write_with_xlsxwriter if mode == "b0" else exports.write_xlsx
+            writer = write_with_xlsxwriter if mode == "b0" else writer.write_xlsx
             rows = writer(out.name, spec)
     elapsed = time.perf_counter() - started
     size = Path(out.name).stat().st_size

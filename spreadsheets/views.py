@@ -1,6 +1,6 @@
 """The spreadsheet pages: the offices' page (templates, upload → preview (dry run) → confirm
 of imports, the export links), the ranking and completion downloads and an export job's
-pages. The rules are in spreadsheets.imports and scoring.exports."""
+pages. The rules are in spreadsheets.imports and spreadsheets.exports."""
 
 from django.conf import settings
 from django.contrib import messages
@@ -13,12 +13,12 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from scoring import exports, selectors
+from scoring import selectors
 from scoring.models import ExportJob
 from tasks.upload_handlers import upload_refusal
 
 from .cells import XLSX_CONTENT_TYPE
-from .exports import jobs, specs
+from .exports import jobs, specs, writer
 from .imports import services, uploads
 from .imports.sheets import MAX_ROWS, SpreadsheetRejected
 from .tasks import run_export_job
@@ -162,7 +162,7 @@ def _export(request, kind):
         return redirect("scoring:export_job", pk=job.pk)
     # FileResponse writes the non-ASCII name as filename*=utf-8''… (RFC 5987 / 6266).
     return FileResponse(
-        exports.export_to_tempfile(spec), as_attachment=True, filename=spec.filename, content_type=XLSX_CONTENT_TYPE
+        writer.export_to_tempfile(spec), as_attachment=True, filename=spec.filename, content_type=XLSX_CONTENT_TYPE
     )
 
 

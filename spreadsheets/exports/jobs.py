@@ -24,11 +24,11 @@ from django.utils.translation import gettext as _
 
 from chanjgai_portal import broker
 from enterprises.models import Profile
-from scoring.exports import write_xlsx
 from scoring.models import ExportJob
 from tasks.evidence_files import staged_files
 
 from .specs import resolve
+from .writer import write_xlsx
 
 logger = logging.getLogger(__name__)
 

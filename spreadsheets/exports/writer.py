@@ -1,18 +1,20 @@
-"""The streaming .xlsx writer of the offices' spreadsheets.
+"""The streaming .xlsx writer of the offices' spreadsheets: an ExportSpec in, a file out.
 
 What a sheet holds is spreadsheets.exports.specs; an export too large for one request is
 written by an export job (spreadsheets.exports.jobs).
 """
 
+import os
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Callable
+from typing import IO
 
 from django.utils.encoding import force_str
 
-from spreadsheets.cells import spreadsheet_safe
+from ..cells import spreadsheet_safe
 
 CHUNK_SIZE = 2000
 
@@ -88,7 +90,7 @@ WORKBOOK_RELS = (
 )
 
 
-def column_letter(index):
+def column_letter(index: int) -> str:
     """0 → A, 25 → Z, 26 → AA."""
     letters = ""
     index += 1
@@ -111,7 +113,9 @@ def _text_cell(ref, value, style=0):
     return f'<c r="{ref}"{style_attr} t="inlineStr"><is><t{space}>{text}</t></is></c>'
 
 
-def write_xlsx(target, spec, progress=None):
+def write_xlsx(
+    target: str | os.PathLike | IO[bytes], spec: ExportSpec, progress: Callable[[int], object] | None = None
+) -> int:
     """Write the spec as an .xlsx to `target` (a path or a binary file); returns the row count.
 
     Title row (title, period, scope, time), then a frozen header row with an auto-filter.
@@ -202,10 +206,7 @@ def _sheet_name(title):
     return name[:31] or "Sheet1"
 
 
-# -- what each kind of sheet holds ---------------------------------------------------------
-
-
-def export_to_tempfile(spec):
+def export_to_tempfile(spec: ExportSpec) -> IO[bytes]:
     """The spec written to an anonymous temporary file, rewound for reading."""
     out = tempfile.TemporaryFile(suffix=".xlsx")
     write_xlsx(out, spec)

@@ -845,8 +845,8 @@ def redeliver(args):
         from django.contrib.auth import get_user_model
         from django.db import connection
 
-        from scoring.models import ExportJob
         from spreadsheets.exports import jobs
+        from spreadsheets.models import ExportJob
         from spreadsheets.tasks import run_export_job
 
         visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]

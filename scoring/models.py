@@ -322,5 +322,3 @@ class RankBand(models.Model):
             models.Index(fields=["snapshot", "points"], condition=Q(county__isnull=False), name="rank_band_points")
         ]
 
-
-from .models_exports import ExportJob  # noqa: E402,F401

@@ -14,13 +14,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from scoring import selectors
-from scoring.models import ExportJob
 from tasks.upload_handlers import upload_refusal
 
 from .cells import XLSX_CONTENT_TYPE
 from .exports import jobs, specs, writer
 from .imports import services, uploads
 from .imports.sheets import MAX_ROWS, SpreadsheetRejected
+from .models import ExportJob
 from .tasks import run_export_job
 
 

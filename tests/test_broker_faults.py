@@ -15,7 +15,8 @@ from django.test import override_settings
 from django.utils import timezone
 
 from chanjgai_portal import broker
-from scoring.models import EnterpriseRanking, ExportJob, RecomputeRequest
+from scoring.models import EnterpriseRanking, RecomputeRequest
+from spreadsheets.models import ExportJob
 from tasks import services
 from tasks.models import CheckIn, CheckInState
 

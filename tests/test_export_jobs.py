@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from scoring.models import ExportJob
+from spreadsheets.models import ExportJob
 
 from . import factories as f
 

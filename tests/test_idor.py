@@ -49,10 +49,10 @@ from notices.models import ExampleCase, Need, NeedMessage, Notice, NoticeAttachm
 from notifications.models import Notification
 from scoring.engine import compute_snapshot
 from scoring.models import RecomputeRequest, ScoringRule
-from scoring.models_exports import ExportJob
 from spreadsheets.exports import jobs as export_jobs
 from spreadsheets.imports.services import template_workbook
 from spreadsheets.imports.uploads import store_upload
+from spreadsheets.models import ExportJob
 from tasks import moves, services
 from tasks.models import Assignment, CheckIn, EnterpriseMove, Evidence, Indicator, Period, ReviewEvent
 from tasks.services import generate_assignments

@@ -20,9 +20,9 @@ from openpyxl import load_workbook
 
 from chanjgai_portal.settings import file_storage
 from enterprises.models import Enterprise
-from scoring.models import ExportJob
 from spreadsheets.exports.jobs import remove_old_export_files
 from spreadsheets.imports.uploads import discard_stale_uploads, store_upload, upload_for
+from spreadsheets.models import ExportJob
 from tasks import services
 from tasks.models import CheckIn, CheckInState, Evidence
 

@@ -24,9 +24,9 @@ from django.utils.translation import gettext as _
 
 from chanjgai_portal import broker
 from enterprises.models import Profile
-from scoring.models import ExportJob
 from tasks.evidence_files import staged_files
 
+from ..models import ExportJob
 from .specs import resolve
 from .writer import write_xlsx
 

@@ -23,9 +23,10 @@ from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
 
 from enterprises.models import Enterprise
 from scoring import selectors
-from scoring.models import EnterpriseRanking, ExportJob
+from scoring.models import EnterpriseRanking
 from tasks.models import Assignment, AssignmentState, Indicator
 
+from ..models import ExportJob
 from .writer import CHUNK_SIZE, ExportSpec
 
 KINDS = tuple(ExportJob.Kind.values)

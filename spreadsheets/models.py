@@ -1,4 +1,4 @@
-"""Spreadsheet exports too large for one request, run as a Celery job (scoring.exports)."""
+"""Spreadsheet exports too large for one request, run as a Celery job (spreadsheets.exports.jobs)."""
 
 import uuid
 
@@ -42,6 +42,9 @@ class ExportJob(models.Model):
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     class Meta:
+        # The model moved here from scoring; its table kept its name (migrations
+        # scoring 0008 and spreadsheets 0001 only move it in Django's state).
+        db_table = "scoring_exportjob"
         verbose_name = _("export job")
         verbose_name_plural = _("export jobs")
         ordering = ["-created_at", "-pk"]
@@ -60,5 +63,5 @@ class ExportJob(models.Model):
 
     @property
     def file_removed(self):
-        """Written, and deleted since by scoring.exports.remove_old_export_files."""
+        """Written, and deleted since by spreadsheets.exports.jobs.remove_old_export_files."""
         return self.status == self.Status.DONE and not self.file

@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 
 from accounts import security
 from chanjgai_portal.paginator import TwoEndedPaginator
+from enterprises import capabilities
 from enterprises.models import Enterprise, Profile, Region
 from scoring import selectors as ranking_selectors
 from scoring.models import EnterpriseRanking
@@ -441,7 +442,7 @@ class CountyRankingView(APIView):
     )
     def get(self, request):
         profile = ranking_selectors.profile_for(request.user)
-        if not ranking_selectors.can_see_county_rankings(profile):
+        if not capabilities.may_see_county_rankings(profile):
             # Same message as the services give a role that may not act (already in the catalog).
             raise PermissionDenied(_("Your role cannot do this."))
         period = ranking_selectors.period_for(profile, request.query_params.get("period"))

@@ -11,6 +11,7 @@ from django.db.models import DecimalField, ExpressionWrapper, F, Q, QuerySet, Su
 from django.http import Http404
 from django.utils.translation import gettext as _
 
+from enterprises.capabilities import may_see_county_rankings
 from enterprises.models import Enterprise, Profile, Region
 from tasks.models import Assignment, Period
 
@@ -83,22 +84,9 @@ def county_for(profile: Profile, county_id: str | int | None = None) -> Region |
         raise Http404(_("No such county-level unit.")) from None
 
 
-def can_see_county_rankings(profile: Profile) -> bool:
-    """County rankings are the city's supervision figures: the city office, every county
-    office of the city and region observers see them; enterprise-level users do not."""
-    if profile.is_city_office or profile.is_county_office:
-        return True
-    return profile.is_observer and profile.region_id is not None
-
-
-def can_export_rankings(profile: Profile) -> bool:
-    """Only the reform offices download spreadsheets; liaisons and observers are read-only."""
-    return profile.is_city_office or profile.is_county_office
-
-
 def county_rankings_for(profile: Profile, snapshot: RankingSnapshot | None) -> QuerySet[CountyRanking]:
     """The snapshot's county rows the user may see, best first (none for enterprise-level users)."""
-    if snapshot is None or not can_see_county_rankings(profile):
+    if snapshot is None or not may_see_county_rankings(profile):
         return CountyRanking.objects.none()
     return (
         CountyRanking.objects.filter(snapshot=snapshot)
@@ -144,7 +132,7 @@ def county_for_explanation(profile: Profile, period: Period | None, county_id: i
     403 for roles that do not see the county ranking (liaisons, enterprise observers), as
     the rankings page hides that table from them; 404 for a county outside the city.
     """
-    if not can_see_county_rankings(profile):
+    if not may_see_county_rankings(profile):
         raise PermissionDenied(_("Your role cannot see the county ranking."))
     if period is None:
         raise Http404(_("There is no assessment period yet."))
@@ -205,7 +193,7 @@ def county_rank_history(
 ) -> list[CountyRanking]:
     """The county rows of these snapshots that the user may see (none for enterprise-level
     users), optionally of one county, by county then date: ranks over time in one query."""
-    if not snapshots or not can_see_county_rankings(profile):
+    if not snapshots or not may_see_county_rankings(profile):
         return []
     rows = CountyRanking.objects.filter(snapshot__in=[s.pk for s in snapshots]).select_related("county", "snapshot")
     if county is not None:
@@ -262,11 +250,6 @@ def current_rule(period: Period | None) -> ScoringRule | None:
     if period is None:
         return None
     return ScoringRule.objects.filter(period=period).first() or ScoringRule(period=period)
-
-
-def can_change_scoring_rule(profile: Profile) -> bool:
-    """Only the city reform office changes a period's scoring rule."""
-    return profile.is_city_office
 
 
 def rule_changes(period: Period, limit: int = 100) -> QuerySet[ScoringRuleChange]:

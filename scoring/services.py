@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from enterprises import capabilities
 from enterprises.models import Profile
 from tasks.models import Period
 
@@ -37,7 +38,7 @@ def change_scoring_rule(
     """City office: change a period's scoring rule. The change is recorded (who, when, old,
     new) and the period's rankings are recomputed in full. Returns the rule."""
     profile = Profile.for_user(user)
-    if profile is None or not profile.is_city_office:
+    if not capabilities.may_change_scoring_rule(profile):
         raise PermissionDenied(_("Only the city reform office can change scoring rules."))
     period = Period.objects.get(pk=period.pk, city=profile.city)
     office = _weight(office_weight, _("County office weight"))

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from chanjgai_portal.paginator import TwoEndedPaginator
+from enterprises import capabilities
 
 from . import charts, explanations, selectors, services
 from .forms import ScoringRuleForm
@@ -30,7 +31,7 @@ def rankings(request):
     county = selectors.county_for(profile, request.GET.get("county"))
     snapshot = selectors.latest_snapshot(period)
 
-    show_county_table = selectors.can_see_county_rankings(profile)
+    show_county_table = capabilities.may_see_county_rankings(profile)
     page_obj = None
     if snapshot is not None:
         enterprise_rows = selectors.enterprise_rankings_for(profile, snapshot, county)
@@ -47,13 +48,11 @@ def rankings(request):
             "periods": selectors.periods_for(profile) if profile.city else [],
             "snapshot": snapshot,
             "rule_pending": rule is not None and not snapshot.matches(rule),
-            "can_change_rule": selectors.can_change_scoring_rule(profile),
             "county": county,
             "counties": counties if len(counties) > 1 else [],
             "show_county_table": show_county_table,
             "county_rows": selectors.county_rankings_for(profile, snapshot) if show_county_table else [],
             "page_obj": page_obj,
-            "can_export": selectors.can_export_rankings(profile),
         },
     )
 
@@ -134,7 +133,7 @@ def enterprise_detail(request, enterprise_id):
             "breakdown": breakdown,
             "count_unfinished": count_unfinished,
             "pending": pending,
-            "show_county_link": period is not None and selectors.can_see_county_rankings(profile),
+            "show_county_link": period is not None and capabilities.may_see_county_rankings(profile),
         },
     )
 
@@ -194,7 +193,7 @@ def _render_rule(request, period, rule, form, errors=None, status=200):
 def rule(request):
     """The city office's page for a period's scoring rule: the form and every past change."""
     profile = selectors.profile_for(request.user)
-    if not selectors.can_change_scoring_rule(profile):
+    if not capabilities.may_change_scoring_rule(profile):
         raise PermissionDenied(_("Only the city reform office can change scoring rules."))
     period = selectors.period_for(profile, request.GET.get("period"))
     if period is None:

@@ -21,6 +21,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
 
+from enterprises import capabilities
 from enterprises.models import Enterprise
 from scoring import selectors
 from scoring.models import EnterpriseRanking
@@ -116,7 +117,7 @@ def resolve(user: AbstractBaseUser, kind: str, params: Mapping) -> ExportSpec:
     """The spec of an export for the user: 403 for roles that may not export, 404 for a period,
     county or ranking outside the user's scope or not computed yet."""
     profile = selectors.profile_for(user)
-    if not selectors.can_export_rankings(profile):
+    if not capabilities.may_export(profile):
         raise PermissionDenied(_("Your role cannot download ranking spreadsheets."))
     if kind not in KINDS:
         raise Http404(_("No such export."))

@@ -41,6 +41,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from knox.models import AuthToken
 
+from enterprises import capabilities
 from enterprises.inputs import refuse_nul
 from enterprises.models import Profile
 from enterprises.scoping import users_in_city
@@ -125,7 +126,7 @@ def _guarded_city(actor, refusal):
     if actor.is_superuser:
         return None
     profile = Profile.for_user(actor)
-    if profile is None or not profile.is_city_office or profile.city is None:
+    if not capabilities.may_unlock_accounts(profile):
         raise PermissionDenied(refusal)
     return profile.city
 

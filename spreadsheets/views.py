@@ -13,6 +13,7 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from enterprises import capabilities
 from scoring import selectors
 from tasks.upload_handlers import upload_refusal
 
@@ -27,7 +28,7 @@ from .tasks import run_export_job
 def _office(request):
     """The profile of a reform office user; 403 for everyone else (liaisons, observers)."""
     profile = selectors.profile_for(request.user)
-    if not (profile.is_city_office or profile.is_county_office):
+    if not capabilities.may_export(profile):
         raise PermissionDenied(_("Only reform offices can use spreadsheets."))
     return profile
 
@@ -47,7 +48,7 @@ def _index_context(request, profile):
         "period": period,
         "periods": selectors.periods_for(profile) if profile.city else [],
         "counties": list(selectors.counties_for(profile).order_by("order", "code")),
-        "kinds": [services.importer_for(request.user, kind) for kind in services.KINDS] if profile.is_city_office else [],
+        "kinds": [services.importer_for(request.user, kind) for kind in services.KINDS] if capabilities.may_import(profile) else [],
         "max_rows": MAX_ROWS,
     }
 

@@ -23,7 +23,7 @@ from django.utils.encoding import force_str
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from enterprises import credit_code, scoping
+from enterprises import capabilities, credit_code, scoping
 from enterprises.models import Enterprise, Profile, Region
 
 from ..cells import FORMULA_PREFIXES
@@ -317,7 +317,7 @@ class SheetImport:
 
     def __init__(self, user):
         profile = Profile.for_user(user)
-        if profile is None or not profile.is_city_office or profile.city is None:
+        if not capabilities.may_import(profile):
             raise PermissionDenied(gettext("Only the city reform office can import spreadsheets."))
         self.user = user
         self.city = profile.city

@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from enterprises import capabilities
 from enterprises.inputs import MAX_COMMENT_LENGTH, clean_text, profile_or_403
 from enterprises.models import Enterprise, Region
 # The one sanctioned upward import (tasks -> scoring): a move asks for a ranking recompute
@@ -53,7 +54,7 @@ def _county(value):
 def check_mover(user):
     """The user's profile if their role may move enterprises at all (the city office), else PermissionDenied."""
     profile = profile_or_403(user)
-    if not profile.is_city_office:
+    if not capabilities.may_move_enterprises(profile):
         raise PermissionDenied(_("Only the city reform office can move an enterprise to another county."))
     return profile
 

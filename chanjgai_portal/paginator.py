@@ -1,4 +1,5 @@
-"""A paginator for long lists in a fixed order (a province's enterprise ranking).
+"""The portal's list paging: `page_of` for every list page, and a paginator for long lists
+in a fixed order (a province's enterprise ranking).
 
 SQL's OFFSET reads, joins and computes every row it skips, so with Django's Paginator the
 middle page of 100,000 ranking rows evaluated the rank lookups and joins of 50,000 rows
@@ -8,8 +9,17 @@ reads a page past the middle from the other end of the same order, so no page sk
 than half of the rows.
 """
 
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
+from django.http import HttpRequest
+
+PAGE_SIZE = 50
+
+
+def page_of(request: HttpRequest, rows, per_page: int = PAGE_SIZE) -> Page:
+    """The page of `rows` the request asks for (?page=); a missing or bad number gives the
+    first page, a number past the end the last one."""
+    return Paginator(rows, per_page).get_page(request.GET.get("page"))
 
 
 class TwoEndedPaginator(Paginator):

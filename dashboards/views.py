@@ -7,13 +7,13 @@ visible_to() querysets) and render; charts get their numbers through json_script
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
+from chanjgai_portal.paginator import page_of
 from enterprises.models import Profile
 from scoring import charts
 from scoring import selectors as scoring
@@ -23,7 +23,6 @@ from tasks.models import Assignment, AssignmentState, CheckInState
 from . import selectors
 from .filters import AssignmentFilter, EnterpriseFilter
 
-PAGE_SIZE = 50
 
 DASHBOARD_BY_ROLE = {
     Profile.Role.CITY_OFFICE: "dashboards:city",
@@ -39,10 +38,6 @@ def _profile(request, *roles):
     if roles and profile.role not in roles:
         raise PermissionDenied(_("This dashboard is for another role."))
     return profile
-
-
-def _page(request, queryset):
-    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
 
 
 def _link_to(url, **params):
@@ -141,7 +136,7 @@ def county(request):
         latest = snapshots[-1] if snapshots else None
         history = scoring.county_rank_history(profile, snapshots, county=profile.county)
         enterprises = selectors.enterprises_for_listing(request.user, latest).order_by(*selectors.RANK_ORDER)
-        page_obj = _page(request, enterprises)
+        page_obj = page_of(request, enterprises)
         page_obj.object_list = selectors.attach_figures(page_obj.object_list, period, latest)
         not_started = selectors.enterprises_not_started(request.user, period)
         totals = selectors.by_county(request.user, period)
@@ -201,7 +196,7 @@ def _list_context(request, profile, period, filterset):
         "period": period,
         "periods": tasks.periods_for(profile),
         "filter": filterset,
-        "page_obj": _page(request, filterset.qs),
+        "page_obj": page_of(request, filterset.qs),
     }
 
 

@@ -6,12 +6,12 @@ calls one service and renders; services raise PermissionDenied (403) and Workflo
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from chanjgai_portal.paginator import page_of
 from enterprises.models import Profile
 from tasks import selectors as task_selectors
 from tasks.evidence import attachment_response
@@ -21,13 +21,6 @@ from tasks.upload_handlers import upload_refusal
 from . import cases, needs, publishing, selectors
 from .forms import ExampleCaseForm, NeedForm, NeedReplyForm, NoticeForm
 from .models import NeedState, Notice, NoticeAttachment
-
-PAGE_SIZE = 50
-
-
-def _page(request, queryset):
-    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-
 
 def _messages_of(error):
     return list(getattr(error, "messages", None) or [str(error)])
@@ -44,7 +37,7 @@ def _form_errors(form):
 @login_required
 def notice_list(request):
     return render(
-        request, "notices/notice_list.html", {"page_obj": _page(request, selectors.notices_for(request.user))}
+        request, "notices/notice_list.html", {"page_obj": page_of(request, selectors.notices_for(request.user))}
     )
 
 
@@ -112,7 +105,7 @@ def notice_readers(request, pk):
         "notices/notice_readers.html",
         {
             "notice": notice,
-            "page_obj": _page(request, readers),
+            "page_obj": page_of(request, readers),
             "total": total,
             "read": read,
             "unread": total - read,
@@ -146,7 +139,7 @@ def need_list(request):
         request,
         "notices/need_list.html",
         {
-            "page_obj": _page(request, selectors.needs_for(request.user, state)),
+            "page_obj": page_of(request, selectors.needs_for(request.user, state)),
             "states": NeedState.choices,
             "state": state,
         },
@@ -250,7 +243,7 @@ def case_list(request):
         request,
         "notices/case_list.html",
         {
-            "page_obj": _page(request, selectors.cases_for(request.user, category)),
+            "page_obj": page_of(request, selectors.cases_for(request.user, category)),
             "categories": Indicator.Category.choices,
             "category": category,
         },

@@ -3,23 +3,21 @@ Their URLs stay in the `notices` namespace (notices/urls.py), where they always 
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
+from chanjgai_portal.paginator import page_of
+
 from . import selectors, services
 from .models import Notification
-
-PAGE_SIZE = 50
-
 
 @require_safe
 @login_required
 def notification_list(request):
-    page_obj = Paginator(selectors.notifications_for(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+    page_obj = page_of(request, selectors.notifications_for(request.user))
     return render(request, "notifications/notification_list.html", {"page_obj": page_obj})
 
 

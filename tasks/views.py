@@ -5,12 +5,12 @@ a ValidationError re-renders the page with status 400 and nothing changed."""
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import render, resolve_url
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe, require_POST
 
+from chanjgai_portal.paginator import page_of
 from enterprises.models import Profile
 from idempotency import web
 
@@ -21,13 +21,8 @@ from .models import Evidence, ReviewEvent
 from .upload_handlers import upload_refusal
 from .workflow import WorkflowError
 
-PAGE_SIZE = 50
 
 Action = ReviewEvent.Action
-
-
-def _page(request, queryset):
-    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
 
 
 def _messages_of(error):
@@ -46,7 +41,7 @@ def assignment_list(request):
         {
             "period": period,
             "periods": periods,
-            "page_obj": _page(request, assignments),
+            "page_obj": page_of(request, assignments),
         },
     )
 
@@ -117,7 +112,7 @@ def review_queue(request):
     return render(
         request,
         "tasks/review_queue.html",
-        {"page_obj": _page(request, checkins), "queue_state": selectors.QUEUE_STATE[profile.role]},
+        {"page_obj": page_of(request, checkins), "queue_state": selectors.QUEUE_STATE[profile.role]},
     )
 
 

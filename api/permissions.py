@@ -5,7 +5,7 @@ from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 from rest_framework.permissions import BasePermission
 
-from enterprises.models import Profile
+from enterprises.inputs import profile_or_403
 from tasks import workflow
 
 
@@ -19,9 +19,7 @@ class MayTakeReviewAction(BasePermission):
         action = getattr(view, "review_actions", {}).get(getattr(view, "action", None))
         if action is None:
             return True
-        profile = Profile.for_user(request.user)
-        if profile is None:
-            raise PermissionDenied(_("Your account has no role in the portal."))
+        profile = profile_or_403(request.user)
         if profile.role not in workflow.ROLES_FOR_ACTION[action]:
             raise PermissionDenied(_("Your role cannot do this."))
         return True

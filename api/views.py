@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 from accounts import security
 from chanjgai_portal.paginator import TwoEndedPaginator
 from enterprises import capabilities
+from enterprises.inputs import profile_or_403
 from enterprises.models import Enterprise, Profile, Region
 from scoring import selectors as ranking_selectors
 from scoring.models import EnterpriseRanking
@@ -441,7 +442,7 @@ class CountyRankingView(APIView):
         tags=["rankings"],
     )
     def get(self, request):
-        profile = ranking_selectors.profile_for(request.user)
+        profile = profile_or_403(request.user)
         if not capabilities.may_see_county_rankings(profile):
             # Same message as the services give a role that may not act (already in the catalog).
             raise PermissionDenied(_("Your role cannot do this."))
@@ -468,7 +469,7 @@ class EnterpriseRankingView(generics.GenericAPIView):
         tags=["rankings"],
     )
     def get(self, request):
-        profile = ranking_selectors.profile_for(request.user)
+        profile = profile_or_403(request.user)
         period = ranking_selectors.period_for(profile, request.query_params.get("period"))
         county = ranking_selectors.county_for(profile, request.query_params.get("county"))
         rows = ranking_selectors.enterprise_rankings_for(profile, ranking_selectors.latest_snapshot(period), county)

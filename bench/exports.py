@@ -110,13 +110,14 @@ def child_export(mode, limit):
     from django.db import connection
     from import_export import fields, resources
 
+    from enterprises.inputs import profile_or_403
     from enterprises.models import Profile
     from scoring import selectors
     from scoring.models import EnterpriseRanking
     from spreadsheets.exports import specs, writer
 
     user = Profile.objects.select_related("user").get(user__username="city").user
-    profile = selectors.profile_for(user)
+    profile = profile_or_403(user)
     snapshot = selectors.latest_snapshot(selectors.period_for(profile))
     baseline = rss_mb()
     counter = QueryCounter()

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from chanjgai_portal.paginator import page_of
+from enterprises.inputs import profile_or_403
 from enterprises.models import Profile
 from scoring import charts
 from scoring import selectors as scoring
@@ -31,11 +32,10 @@ DASHBOARD_BY_ROLE = {
 }
 
 
-def _profile(request, *roles):
-    profile = Profile.for_user(request.user)
-    if profile is None:
-        raise PermissionDenied(_("Your account has no role in the portal."))
-    if roles and profile.role not in roles:
+def _dashboard_profile(request, role):
+    """The profile of a user of `role` (403 without a role or for another role's dashboard)."""
+    profile = profile_or_403(request.user)
+    if profile.role != role:
         raise PermissionDenied(_("This dashboard is for another role."))
     return profile
 
@@ -53,14 +53,14 @@ def _link(name, **params):
 @login_required
 def index(request):
     """The signed-in user's own dashboard (observers read the rankings)."""
-    profile = _profile(request)
+    profile = profile_or_403(request.user)
     return redirect(DASHBOARD_BY_ROLE.get(profile.role, "scoring:rankings"))
 
 
 @require_safe
 @login_required
 def city(request):
-    profile = _profile(request, Profile.Role.CITY_OFFICE)
+    profile = _dashboard_profile(request, Profile.Role.CITY_OFFICE)
     periods, period = tasks.chosen_period(profile, request.GET.get("period"))
     context = {"period": period, "periods": periods}
     if period is not None:
@@ -128,7 +128,7 @@ def city(request):
 @require_safe
 @login_required
 def county(request):
-    profile = _profile(request, Profile.Role.COUNTY_OFFICE)
+    profile = _dashboard_profile(request, Profile.Role.COUNTY_OFFICE)
     periods, period = tasks.chosen_period(profile, request.GET.get("period"))
     context = {"period": period, "periods": periods, "county": profile.county}
     if period is not None:
@@ -166,7 +166,7 @@ def county(request):
 @require_safe
 @login_required
 def enterprise(request):
-    profile = _profile(request, Profile.Role.ENTERPRISE_LIAISON)
+    profile = _dashboard_profile(request, Profile.Role.ENTERPRISE_LIAISON)
     periods, period = tasks.chosen_period(profile, request.GET.get("period"))
     context = {"period": period, "periods": periods, "enterprise": profile.enterprise}
     if period is not None:
@@ -204,7 +204,7 @@ def _list_context(request, profile, period, filterset):
 @login_required
 def assignment_list(request):
     """Tasks in the user's scope with search, filters and pagination (the charts link here)."""
-    profile = _profile(request)
+    profile = profile_or_403(request.user)
     _periods, period = tasks.chosen_period(profile, request.GET.get("period"))
     queryset = (
         Assignment.objects.visible_to(request.user)
@@ -220,7 +220,7 @@ def assignment_list(request):
 @login_required
 def enterprise_list(request):
     """Enterprises in the user's scope with completion, points and rank; filters and pagination."""
-    profile = _profile(request)
+    profile = profile_or_403(request.user)
     _periods, period = tasks.chosen_period(profile, request.GET.get("period"))
     snapshot = scoring.latest_snapshot(period)
     queryset = selectors.enterprises_for_listing(request.user, snapshot).order_by(

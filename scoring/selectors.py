@@ -30,14 +30,6 @@ def _percent(field):
     return ExpressionWrapper(F(field) * 100, output_field=DecimalField(max_digits=9, decimal_places=4))
 
 
-def profile_for(user: AbstractBaseUser) -> Profile:
-    """The user's profile with its scope joined in (cached on the user), or PermissionDenied."""
-    profile = Profile.for_user(user)
-    if profile is None:
-        raise PermissionDenied(_("Your account has no role in the portal."))
-    return profile
-
-
 def periods_for(profile: Profile) -> QuerySet[Period]:
     """The periods of the user's city, newest first."""
     return Period.objects.filter(city=profile.city).order_by("-starts_on", "-pk")

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from chanjgai_portal.paginator import TwoEndedPaginator
 from enterprises import capabilities
+from enterprises.inputs import profile_or_403
 
 from . import charts, explanations, selectors, services
 from .forms import ScoringRuleForm
@@ -26,7 +27,7 @@ ENTERPRISES_PER_PAGE = 50
 @login_required
 def rankings(request):
     """County and enterprise rankings of a period's latest snapshot, as far as the user may see."""
-    profile = selectors.profile_for(request.user)
+    profile = profile_or_403(request.user)
     period = selectors.period_for(profile, request.GET.get("period"))
     county = selectors.county_for(profile, request.GET.get("county"))
     snapshot = selectors.latest_snapshot(period)
@@ -64,7 +65,7 @@ def rankings(request):
 @login_required
 def county_detail(request, county_id):
     """How a county's score in the latest snapshot is made, its office tasks and its history."""
-    profile = selectors.profile_for(request.user)
+    profile = profile_or_403(request.user)
     period = selectors.period_for(profile, request.GET.get("period"))
     county = selectors.county_for_explanation(profile, period, county_id)
     snapshot = selectors.latest_snapshot(period)
@@ -102,7 +103,7 @@ def county_detail(request, county_id):
 @login_required
 def enterprise_detail(request, enterprise_id):
     """An enterprise's figures in the latest snapshot and the task points that make them."""
-    profile = selectors.profile_for(request.user)
+    profile = profile_or_403(request.user)
     period = selectors.period_for(profile, request.GET.get("period"))
     enterprise = selectors.enterprise_for_explanation(request.user, enterprise_id)
     snapshot = selectors.latest_snapshot(period)
@@ -178,7 +179,7 @@ def _render_rule(request, period, rule, form, errors=None, status=200):
         "scoring/rule.html",
         {
             "period": period,
-            "periods": selectors.periods_for(selectors.profile_for(request.user)),
+            "periods": selectors.periods_for(profile_or_403(request.user)),
             "rule": rule,
             "form": form,
             "errors": errors or [],
@@ -192,7 +193,7 @@ def _render_rule(request, period, rule, form, errors=None, status=200):
 @login_required
 def rule(request):
     """The city office's page for a period's scoring rule: the form and every past change."""
-    profile = selectors.profile_for(request.user)
+    profile = profile_or_403(request.user)
     if not capabilities.may_change_scoring_rule(profile):
         raise PermissionDenied(_("Only the city reform office can change scoring rules."))
     period = selectors.period_for(profile, request.GET.get("period"))

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from enterprises import capabilities
+from enterprises.inputs import profile_or_403
 from scoring import selectors
 from tasks.upload_handlers import upload_refusal
 
@@ -27,7 +28,7 @@ from .tasks import run_export_job
 
 def _office(request):
     """The profile of a reform office user; 403 for everyone else (liaisons, observers)."""
-    profile = selectors.profile_for(request.user)
+    profile = profile_or_403(request.user)
     if not capabilities.may_export(profile):
         raise PermissionDenied(_("Only reform offices can use spreadsheets."))
     return profile
@@ -90,7 +91,7 @@ def upload(request, kind):
         except SpreadsheetRejected as rejected:
             error = rejected.message
     if error:
-        context = _index_context(request, selectors.profile_for(request.user))
+        context = _index_context(request, profile_or_403(request.user))
         context.update(upload_error=error, upload_kind=kind)
         return render(request, "spreadsheets/index.html", context, status=status)
     return redirect("spreadsheets:preview", kind=kind, token=stored.token)

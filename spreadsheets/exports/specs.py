@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
 
 from enterprises import capabilities
+from enterprises.inputs import profile_or_403
 from enterprises.models import Enterprise
 from scoring import selectors
 from scoring.models import EnterpriseRanking
@@ -116,7 +117,7 @@ def _title_line(title, period, scope):
 def resolve(user: AbstractBaseUser, kind: str, params: Mapping) -> ExportSpec:
     """The spec of an export for the user: 403 for roles that may not export, 404 for a period,
     county or ranking outside the user's scope or not computed yet."""
-    profile = selectors.profile_for(user)
+    profile = profile_or_403(user)
     if not capabilities.may_export(profile):
         raise PermissionDenied(_("Your role cannot download ranking spreadsheets."))
     if kind not in KINDS:

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from enterprises.capabilities import may_see_county_rankings
 from enterprises.models import Enterprise, Profile, Region
+from tasks import selectors as task_selectors
 from tasks.models import Assignment, Period
 
 from .models import (
@@ -30,17 +31,12 @@ def _percent(field):
     return ExpressionWrapper(F(field) * 100, output_field=DecimalField(max_digits=9, decimal_places=4))
 
 
-def periods_for(profile: Profile) -> QuerySet[Period]:
-    """The periods of the user's city, newest first."""
-    return Period.objects.filter(city=profile.city).order_by("-starts_on", "-pk")
-
-
 def period_for(profile: Profile, period_id: str | int | None = None) -> Period | None:
     """The requested period of the user's city (404 when it is not the user's), else the current one."""
     if period_id in (None, ""):
         return Period.current_for_city(profile.city)
     try:
-        return periods_for(profile).get(pk=int(period_id))
+        return task_selectors.periods_for(profile).get(pk=int(period_id))
     except (ValueError, TypeError, Period.DoesNotExist):
         raise Http404(_("No such period.")) from None
 

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from chanjgai_portal.paginator import TwoEndedPaginator
 from enterprises import capabilities
 from enterprises.inputs import profile_or_403
+from tasks import selectors as task_selectors
 
 from . import charts, explanations, selectors, services
 from .forms import ScoringRuleForm
@@ -46,7 +47,7 @@ def rankings(request):
         {
             "profile": profile,
             "period": period,
-            "periods": selectors.periods_for(profile) if profile.city else [],
+            "periods": task_selectors.periods_for(profile),
             "snapshot": snapshot,
             "rule_pending": rule is not None and not snapshot.matches(rule),
             "county": county,
@@ -179,7 +180,7 @@ def _render_rule(request, period, rule, form, errors=None, status=200):
         "scoring/rule.html",
         {
             "period": period,
-            "periods": selectors.periods_for(profile_or_403(request.user)),
+            "periods": task_selectors.periods_for(profile_or_403(request.user)),
             "rule": rule,
             "form": form,
             "errors": errors or [],

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from enterprises import capabilities
 from enterprises.inputs import profile_or_403
 from scoring import selectors
+from tasks import selectors as task_selectors
 from tasks.upload_handlers import upload_refusal
 
 from .cells import XLSX_CONTENT_TYPE
@@ -47,7 +48,7 @@ def _index_context(request, profile):
     return {
         "profile": profile,
         "period": period,
-        "periods": selectors.periods_for(profile) if profile.city else [],
+        "periods": task_selectors.periods_for(profile),
         "counties": list(selectors.counties_for(profile).order_by("order", "code")),
         "kinds": [services.importer_for(request.user, kind) for kind in services.KINDS] if capabilities.may_import(profile) else [],
         "max_rows": MAX_ROWS,

@@ -8,13 +8,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from enterprises import admin as enterprises_admin
+from enterprises.inputs import messages_of
 from enterprises.models import Profile
 
 from . import security
-
-
-def _refusal(exc):
-    return " ".join(getattr(exc, "messages", [str(exc)]))
 
 
 # --- Login lockouts: axes' own admin, plus unlocking through the one service ---------------
@@ -27,7 +24,7 @@ class AccessAttemptAdmin(axes_admin.AccessAttemptAdmin):
             try:
                 security.unlock_user(request.user, username)
             except (PermissionDenied, ValidationError) as exc:
-                self.message_user(request, f"{username}: {_refusal(exc)}", messages.ERROR)
+                self.message_user(request, f"{username}: {' '.join(messages_of(exc))}", messages.ERROR)
             else:
                 self.message_user(request, _("%(username)s can log in again.") % {"username": username})
 
@@ -51,7 +48,7 @@ class ProfileAdmin(enterprises_admin.ProfileAdmin):
             try:
                 revoked = security.revoke_tokens_of(request.user, username)
             except (PermissionDenied, ValidationError) as exc:
-                self.message_user(request, f"{username}: {_refusal(exc)}", messages.ERROR)
+                self.message_user(request, f"{username}: {' '.join(messages_of(exc))}", messages.ERROR)
             else:
                 message = _("The API tokens of %(username)s are revoked (%(count)d).")
                 self.message_user(request, message % {"username": username, "count": revoked})

@@ -17,6 +17,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from chanjgai_portal.error_views import infrastructure_failure
 from chanjgai_portal.errors import Conflict
+from enterprises.inputs import messages_of
 
 log = logging.getLogger("django.request")
 
@@ -25,13 +26,7 @@ class FieldValidationError(exceptions.ValidationError):
     """A service's ValidationError attributed to the request field it is about."""
 
     def __init__(self, field, error):
-        super().__init__({field: _messages(error)})
-
-
-def _messages(error):
-    """The plain messages of a django ValidationError (or anything else, as one message)."""
-    messages = getattr(error, "messages", None)
-    return [str(m) for m in messages] if messages else [str(error)]
+        super().__init__({field: messages_of(error)})
 
 
 def _first_message(detail):
@@ -92,7 +87,7 @@ def exception_handler(exc, context):
                 "non_field_errors" if field == NON_FIELD_ERRORS else field: [str(m) for m in messages]
                 for field, messages in exc.message_dict.items()
             }
-        body["detail"] = " ".join(_messages(exc))
+        body["detail"] = " ".join(messages_of(exc))
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
     # DRF's default turns these into its generic message; keep the service's Chinese one.
     if isinstance(exc, (Http404, ObjectDoesNotExist)):

@@ -1,4 +1,5 @@
-"""Input rules that every app's services share: one role check and one free-text check."""
+"""Input rules that every app's services share: one role check, one free-text check, and
+the messages of a refusal as the pages, the API and the imports show them."""
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext as _
@@ -15,6 +16,13 @@ def profile_or_403(user):
     if profile is None:
         raise PermissionDenied(_("Your account has no role in the portal."))
     return profile
+
+
+def messages_of(error: Exception) -> list[str]:
+    """The plain messages of a ValidationError (a PermissionDenied or anything else: its text,
+    as one message)."""
+    messages = getattr(error, "messages", None)
+    return [str(message) for message in messages] if messages else [str(error)]
 
 
 def refuse_nul(value, field_label):

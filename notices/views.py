@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from chanjgai_portal.paginator import page_of
+from enterprises.inputs import messages_of
 from enterprises.models import Profile
 from tasks import selectors as task_selectors
 from tasks.evidence import attachment_response
@@ -21,10 +22,6 @@ from tasks.upload_handlers import upload_refusal
 from . import cases, needs, publishing, selectors
 from .forms import ExampleCaseForm, NeedForm, NeedReplyForm, NoticeForm
 from .models import NeedState, Notice, NoticeAttachment
-
-def _messages_of(error):
-    return list(getattr(error, "messages", None) or [str(error)])
-
 
 def _form_errors(form):
     return [e for errors in form.errors.values() for e in errors]
@@ -68,7 +65,7 @@ def notice_create(request):
         )
     except ValidationError as error:
         return render(
-            request, "notices/notice_form.html", {"form": form, "errors": _messages_of(error)}, status=400
+            request, "notices/notice_form.html", {"form": form, "errors": messages_of(error)}, status=400
         )
     messages.success(request, _("Notice published: %(title)s") % {"title": notice.title})
     return redirect("notices:notice_readers", pk=notice.pk)
@@ -164,7 +161,7 @@ def need_create(request):
             request.user, form.cleaned_data["category"], form.cleaned_data["text"], form.cleaned_data["attachment"]
         )
     except ValidationError as error:
-        return render(request, "notices/need_form.html", {"form": form, "errors": _messages_of(error)}, status=400)
+        return render(request, "notices/need_form.html", {"form": form, "errors": messages_of(error)}, status=400)
     messages.success(request, _("Your need was sent to the county office."))
     return redirect("notices:need_detail", pk=need.pk)
 
@@ -198,7 +195,7 @@ def _need_action(request, pk, call, success_message):
     try:
         call(request.user, need, form.cleaned_data.get("text", ""))
     except ValidationError as error:
-        return _render_need(request, need, form, _messages_of(error), status=400)
+        return _render_need(request, need, form, messages_of(error), status=400)
     messages.success(request, success_message)
     return redirect("notices:need_detail", pk=need.pk)
 
@@ -283,7 +280,7 @@ def case_create(request, checkin_pk):
         return render(
             request,
             "notices/case_form.html",
-            {"form": form, "checkin": checkin, "errors": _messages_of(error)},
+            {"form": form, "checkin": checkin, "errors": messages_of(error)},
             status=400,
         )
     messages.success(request, _("Good-practice case saved: %(title)s") % {"title": case.title})

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources, widgets
 
 from enterprises.credit_code import is_valid as is_valid_credit_code
+from enterprises.inputs import messages_of
 from enterprises.models import Enterprise, Profile, Region
 from tasks import moves
 from tasks.models import Indicator
@@ -225,7 +226,7 @@ class EnterpriseResource(SpreadsheetSafeMixin, resources.ModelResource):
             try:
                 moves.check_move(getattr(self, "_import_user", None), instance, instance.county_id)
             except (PermissionDenied, ValidationError, ObjectDoesNotExist) as error:
-                errors.setdefault("county", []).extend(getattr(error, "messages", None) or [str(error)])
+                errors.setdefault("county", []).extend(messages_of(error))
         for name in ("name", "liaison_name"):
             if force_str(getattr(instance, name) or "").startswith(FORMULA_PREFIXES):
                 errors.setdefault(name, []).append(

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe, require_POST
 
 from chanjgai_portal.paginator import page_of
+from enterprises.inputs import messages_of
 from enterprises.models import Profile
 from idempotency import web
 
@@ -23,10 +24,6 @@ from .workflow import WorkflowError
 
 
 Action = ReviewEvent.Action
-
-
-def _messages_of(error):
-    return list(getattr(error, "messages", None) or [str(error)])
 
 
 @require_safe
@@ -101,7 +98,7 @@ def submit(request, pk):
             conflicts=(WorkflowError,),
         )
     except ValidationError as error:
-        return _render_assignment(request, assignment, form=form, errors=_messages_of(error), status=400)
+        return _render_assignment(request, assignment, form=form, errors=messages_of(error), status=400)
 
 
 @require_safe
@@ -189,7 +186,7 @@ def _review(request, pk, action, call, success_message, next_url="tasks:review_q
             conflicts=(WorkflowError,),
         )
     except ValidationError as error:
-        return _render_checkin(request, checkin, action, form, _messages_of(error), status=400)
+        return _render_checkin(request, checkin, action, form, messages_of(error), status=400)
 
 
 @require_POST

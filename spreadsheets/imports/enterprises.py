@@ -7,6 +7,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from enterprises import scoping
+from enterprises.inputs import messages_of
 from enterprises.models import Enterprise, Profile
 from scoring import recompute
 from tasks import moves
@@ -102,7 +103,7 @@ class EnterpriseImport(SheetImport):
             try:
                 moves.check_move(self.user, existing[result.key], result.values["county"])
             except (PermissionDenied, ValidationError, ObjectDoesNotExist) as error:
-                message = " ".join(getattr(error, "messages", None) or [str(error)])
+                message = " ".join(messages_of(error))
                 result.errors.append(RowError(result.row, county_column, "move_refused", message))
         first = {}
         for result in results:

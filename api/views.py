@@ -8,7 +8,7 @@ JSON bodies in api.errors: 403 role, 404 scope, 409 state, 400 input.
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.http import Http404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -33,7 +33,7 @@ from scoring.models import EnterpriseRanking
 from tasks import selectors as task_selectors
 from tasks import moves, services
 from tasks.evidence import ALLOWED_TYPES, attachment_response
-from tasks.models import Assignment, CheckIn, Evidence, Indicator, ReviewEvent
+from tasks.models import Assignment, CheckIn, Evidence, Indicator, Period, ReviewEvent
 from tasks.upload_handlers import upload_refusal
 from tasks.workflow import WorkflowError
 
@@ -140,7 +140,16 @@ class MeView(APIView):
 
 
 # --- read-only lists ------------------------------------------------------------------------
-class ScopedReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
+class ScopedViewSetMixin:
+    """Every read of the viewset goes through its model's visible_to(user), as NetBox's
+    RestrictedQuerySet does: the viewset's `queryset` names only joins, prefetches and order,
+    so a list, a detail or an action's object can never be read outside the user's scope."""
+
+    def get_queryset(self):
+        return self.queryset.visible_to(self.request.user)
+
+
+class ScopedReadOnlyViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     """List and detail of a scoped queryset; an id outside it is a 404 with `not_found`."""
 
     not_found = None
@@ -152,23 +161,13 @@ class ScopedReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
             raise Http404(str(self.not_found) if self.not_found else "") from None
 
 
-def _city_of(user):
-    profile = Profile.for_user(user)
-    return profile.city if profile else None
-
-
 @extend_schema_view(list=extend_schema(tags=["library"]), retrieve=extend_schema(tags=["library"]))
 class RegionViewSet(ScopedReadOnlyViewSet):
     """The user's city and its county-level units."""
 
     serializer_class = serializers.RegionSerializer
     filterset_class = filters.RegionFilter
-
-    def get_queryset(self):
-        city = _city_of(self.request.user)
-        if city is None:
-            return Region.objects.none()
-        return Region.objects.filter(Q(pk=city.pk) | Q(parent=city)).order_by("level", "order", "code")
+    queryset = Region.objects.order_by("level", "order", "code")
 
 
 @extend_schema_view(list=extend_schema(tags=["library"]), retrieve=extend_schema(tags=["library"]))
@@ -182,9 +181,7 @@ class EnterpriseViewSet(IdempotentPostMixin, ScopedReadOnlyViewSet):
     # A concurrent move with the same Idempotency-Key that went first leaves the enterprise
     # in the new county: this one is then refused as "already in" that county (400).
     idempotency_conflicts = (WorkflowError, exceptions.ValidationError)
-
-    def get_queryset(self):
-        return Enterprise.objects.visible_to(self.request.user).order_by("county__order", "name", "pk")
+    queryset = Enterprise.objects.order_by("county__order", "name", "pk")
 
     @extend_schema(
         summary="City office: move the enterprise to another county-level unit of the city",
@@ -226,9 +223,7 @@ class PeriodViewSet(ScopedReadOnlyViewSet):
 
     serializer_class = serializers.PeriodSerializer
     filterset_class = filters.PeriodFilter
-
-    def get_queryset(self):
-        return task_selectors.periods_for(Profile.for_user(self.request.user))
+    queryset = Period.objects.order_by("-starts_on", "-pk")  # as tasks.selectors.periods_for
 
 
 @extend_schema_view(list=extend_schema(tags=["library"]), retrieve=extend_schema(tags=["library"]))
@@ -237,12 +232,7 @@ class IndicatorViewSet(ScopedReadOnlyViewSet):
 
     serializer_class = serializers.IndicatorSerializer
     filterset_class = filters.IndicatorFilter
-
-    def get_queryset(self):
-        city = _city_of(self.request.user)
-        if city is None:
-            return Indicator.objects.none()
-        return Indicator.objects.filter(city=city).order_by("order", "code", "pk")
+    queryset = Indicator.objects.order_by("order", "code", "pk")
 
 
 @extend_schema_view(list=extend_schema(tags=["workflow"]), retrieve=extend_schema(tags=["workflow"]))
@@ -252,13 +242,9 @@ class AssignmentViewSet(ScopedReadOnlyViewSet):
     serializer_class = serializers.AssignmentSerializer
     filterset_class = filters.AssignmentFilter
     not_found = gettext_lazy("No such task.")
-
-    def get_queryset(self):
-        return (
-            Assignment.objects.visible_to(self.request.user)
-            .select_related("indicator", "enterprise", "county")
-            .order_by("period_id", "indicator__order", "indicator__code", "county__order", "enterprise__name", "pk")
-        )
+    queryset = Assignment.objects.select_related("indicator", "enterprise", "county").order_by(
+        "period_id", "indicator__order", "indicator__code", "county__order", "enterprise__name", "pk"
+    )
 
 
 # --- check-ins ------------------------------------------------------------------------------
@@ -311,16 +297,14 @@ class CheckInViewSet(IdempotentPostMixin, mixins.CreateModelMixin, ScopedReadOnl
         "reopen": Action.REOPEN,
     }
 
-    def get_queryset(self):
-        return (
-            CheckIn.objects.visible_to(self.request.user)
-            .with_related()
-            .prefetch_related(
-                "evidence",
-                Prefetch("events", queryset=ReviewEvent.objects.select_related("actor").order_by("at", "pk")),
-            )
-            .order_by("-submitted_at", "-pk")
+    queryset = (
+        CheckIn.objects.with_related()
+        .prefetch_related(
+            "evidence",
+            Prefetch("events", queryset=ReviewEvent.objects.select_related("actor").order_by("at", "pk")),
         )
+        .order_by("-submitted_at", "-pk")
+    )
 
     def _answer(self, status_code=status.HTTP_200_OK):
         """The services' outcome hook: the changed check-in's representation, read back inside

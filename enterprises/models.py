@@ -7,6 +7,32 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 
+def _city_of(user):
+    profile = Profile.for_user(user)
+    return profile.city if profile is not None else None
+
+
+class RegionQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """The user's city and its county-level units; nothing for a user without a city."""
+        city = _city_of(user)
+        if city is None:
+            return self.none()
+        return self.filter(Q(pk=city.pk) | Q(parent=city))
+
+
+class CityQuerySet(models.QuerySet):
+    """Rows that belong to one city (its periods, its task library): every user of the city
+    reads them, no one else."""
+
+    def visible_to(self, user):
+        """The rows of the user's city; nothing for a user without a city."""
+        city = _city_of(user)
+        if city is None:
+            return self.none()
+        return self.filter(city=city)
+
+
 class Region(models.Model):
     """A node of the administrative tree: province → city → county-level unit."""
 
@@ -27,6 +53,8 @@ class Region(models.Model):
         related_name="children",
     )
     order = models.PositiveIntegerField(_("display order"), default=0)
+
+    objects = RegionQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("region")

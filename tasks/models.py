@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from enterprises.models import Enterprise, Profile, Region, ScopedQuerySet
+from enterprises.models import CityQuerySet, Enterprise, Profile, Region, ScopedQuerySet
 
 
 class CheckInState(models.TextChoices):
@@ -47,6 +47,8 @@ class Period(models.Model):
     ends_on = models.DateField(_("end date"))
     submission_deadline = models.DateTimeField(_("submission deadline"))
     is_closed = models.BooleanField(_("closed"), default=False)
+
+    objects = CityQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("assessment period")
@@ -107,6 +109,8 @@ class Indicator(models.Model):
     applies_to_sizes = models.JSONField(_("applies to size classes"), default=list, blank=True)
     order = models.PositiveIntegerField(_("display order"), default=0)
     is_active = models.BooleanField(_("active"), default=True)
+
+    objects = CityQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("assessment indicator")

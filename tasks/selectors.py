@@ -1,8 +1,9 @@
 """Reads for the check-in pages: scoping comes from the models' visible_to(), the joins
 each page needs are chosen here so that no list runs a query per row."""
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Prefetch
+from django.db.models import Count, Prefetch, QuerySet
 from django.http import Http404
 from django.utils.translation import gettext as _
 
@@ -18,14 +19,14 @@ QUEUE_STATE = {
 }
 
 
-def periods_for(profile):
+def periods_for(profile: Profile | None) -> QuerySet[Period]:
     """The periods of the user's city, newest first."""
     if profile is None or profile.city is None:
         return Period.objects.none()
     return Period.objects.filter(city=profile.city).order_by("-starts_on", "-pk")
 
 
-def chosen_period(profile, period_id=None):
+def chosen_period(profile: Profile | None, period_id: str | int | None = None) -> tuple[list[Period], Period | None]:
     """(the city's periods newest first, the one asked for in ?period= or else the current one).
     A ?period= that is not one of the city's periods is a 404."""
     periods = list(periods_for(profile))
@@ -38,7 +39,7 @@ def chosen_period(profile, period_id=None):
     raise Http404(_("No such period."))
 
 
-def own_assignments(user, profile, period):
+def own_assignments(user: AbstractBaseUser, profile: Profile | None, period: Period | None) -> QuerySet[Assignment]:
     """The assignments a user works on: a county office its office's own tasks, everyone
     else everything in scope (a liaison's enterprise, an observer's enterprise or county)."""
     if period is None:
@@ -51,7 +52,7 @@ def own_assignments(user, profile, period):
     )
 
 
-def assignment_for_detail(user, pk):
+def assignment_for_detail(user: AbstractBaseUser, pk: int | str) -> Assignment:
     """One assignment in the user's scope, with what its page shows (404 otherwise)."""
     try:
         return (
@@ -63,7 +64,7 @@ def assignment_for_detail(user, pk):
         raise Http404(_("No such task.")) from None
 
 
-def checkin_history(assignment):
+def checkin_history(assignment: Assignment) -> list[CheckIn]:
     """Every version of an assignment's check-in, newest first, with evidence and events."""
     return list(
         assignment.checkins.select_related("submitted_by")
@@ -75,7 +76,7 @@ def checkin_history(assignment):
     )
 
 
-def return_event(checkin):
+def return_event(checkin: CheckIn | None) -> ReviewEvent | None:
     """The event that returned `checkin` (from its prefetched events), if it is returned."""
     if checkin is None or checkin.state != CheckInState.RETURNED:
         return None
@@ -83,7 +84,7 @@ def return_event(checkin):
     return events[-1] if events else None
 
 
-def checkin_for_detail(user, pk):
+def checkin_for_detail(user: AbstractBaseUser, pk: int | str) -> CheckIn:
     """One check-in in the user's scope, with its assignment (404 otherwise)."""
     try:
         return CheckIn.objects.visible_to(user).with_related().get(pk=pk)
@@ -91,7 +92,7 @@ def checkin_for_detail(user, pk):
         raise Http404(_("No such check-in.")) from None
 
 
-def review_queue(user, profile):
+def review_queue(user: AbstractBaseUser, profile: Profile | None) -> QuerySet[CheckIn]:
     """The check-ins waiting for this user's review, oldest first. Only reviewing roles
     have a queue (403 for the others)."""
     state = QUEUE_STATE.get(profile.role) if profile is not None else None
@@ -106,7 +107,7 @@ def review_queue(user, profile):
     )
 
 
-def may_submit(profile, assignment):
+def may_submit(profile: Profile | None, assignment: Assignment) -> bool:
     """Whether to show the submit form: the assignee's role, a state that takes a new version,
     and a period still open. The service decides again when the form is posted."""
     return (
@@ -117,7 +118,7 @@ def may_submit(profile, assignment):
     )
 
 
-def actions_for(profile, checkin):
+def actions_for(profile: Profile | None, checkin: CheckIn) -> list[ReviewEvent.Action]:
     """The review actions the user could take on the check-in now (for showing forms)."""
     if profile is None:
         return []

@@ -13,10 +13,12 @@ inside the transaction, so that what the caller answers is recorded with the cha
 commits with it or not at all (idempotency.keys: a retried request gets that answer).
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal, InvalidOperation
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -29,7 +31,7 @@ from scoring import recompute
 from . import workflow
 from .evidence import inspect_upload, validate_upload_count
 from .evidence_files import staged_files
-from .models import Assignment, AssignmentState, CheckIn, CheckInState, Evidence, ReviewEvent
+from .models import Assignment, AssignmentState, CheckIn, CheckInState, Evidence, Period, ReviewEvent
 from .notify import notify_checkin_event
 from .workflow import WorkflowError
 
@@ -37,7 +39,14 @@ from .workflow import WorkflowError
 OutcomeHook = Callable[[CheckIn], None] | None
 
 
-def submit_checkin(user, assignment, description, files, *, outcome_hook: OutcomeHook = None) -> CheckIn:
+def submit_checkin(
+    user: AbstractBaseUser,
+    assignment: Assignment,
+    description: str,
+    files: Iterable[UploadedFile],
+    *,
+    outcome_hook: OutcomeHook = None,
+) -> CheckIn:
     """Submit (or, after a return, resubmit) a check-in with its evidence files."""
     profile = profile_or_403(user)
     assignment = Assignment.objects.visible_to(user).get(pk=assignment.pk)
@@ -158,7 +167,9 @@ def _transition(user, checkin, action, clean_input, outcome_hook=None):
     return checkin
 
 
-def approve(user, checkin, comment="", *, outcome_hook: OutcomeHook = None) -> CheckIn:
+def approve(
+    user: AbstractBaseUser, checkin: CheckIn, comment: str = "", *, outcome_hook: OutcomeHook = None
+) -> CheckIn:
     """County office: forward an enterprise check-in to the city office."""
     return _transition(
         user,
@@ -169,7 +180,9 @@ def approve(user, checkin, comment="", *, outcome_hook: OutcomeHook = None) -> C
     )
 
 
-def return_checkin(user, checkin, reason, *, outcome_hook: OutcomeHook = None) -> CheckIn:
+def return_checkin(
+    user: AbstractBaseUser, checkin: CheckIn, reason: str, *, outcome_hook: OutcomeHook = None
+) -> CheckIn:
     """County or city office: send a check-in back to its assignee with a reason."""
     return _transition(
         user,
@@ -180,7 +193,7 @@ def return_checkin(user, checkin, reason, *, outcome_hook: OutcomeHook = None) -
     )
 
 
-def parse_points(points, max_points):
+def parse_points(points: str | int | float | Decimal, max_points: Decimal) -> Decimal:
     """Points as a Decimal within 0..max_points with at most two decimals, or ValidationError."""
     try:
         value = Decimal(str(points).strip())
@@ -201,7 +214,14 @@ def _format_points(value):
     return f"{value.normalize():f}"
 
 
-def score(user, checkin, points, comment="", *, outcome_hook: OutcomeHook = None) -> CheckIn:
+def score(
+    user: AbstractBaseUser,
+    checkin: CheckIn,
+    points: str | int | float | Decimal,
+    comment: str = "",
+    *,
+    outcome_hook: OutcomeHook = None,
+) -> CheckIn:
     """City office: award 0..max points to a check-in waiting for city review."""
     return _transition(
         user,
@@ -215,7 +235,7 @@ def score(user, checkin, points, comment="", *, outcome_hook: OutcomeHook = None
     )
 
 
-def reopen(user, checkin, reason, *, outcome_hook: OutcomeHook = None) -> CheckIn:
+def reopen(user: AbstractBaseUser, checkin: CheckIn, reason: str, *, outcome_hook: OutcomeHook = None) -> CheckIn:
     """City office: take a scored check-in back to city review (its points stop counting)."""
     return _transition(
         user,
@@ -226,7 +246,7 @@ def reopen(user, checkin, reason, *, outcome_hook: OutcomeHook = None) -> CheckI
     )
 
 
-def latest_checkin(assignment):
+def latest_checkin(assignment: Assignment) -> CheckIn | None:
     return assignment.checkins.order_by("-version").first()
 
 
@@ -244,7 +264,7 @@ __all__ = [
 ]
 
 
-def generate_assignments(period):
+def generate_assignments(period: Period) -> int:
     """Create the period's missing assignments: each active indicator for every enterprise it
     applies to (or every county office of the city). Idempotent; returns how many were created.
 

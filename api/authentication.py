@@ -49,7 +49,7 @@ class ExpiringTokenAuthentication(TokenAuthentication):
     def _cleanup_token(self, auth_token) -> bool:
         """Whether this token has expired (then deleted). knox also loads and deletes the
         user's other expired tokens here, one more query on every API request; the
-        housekeeping job (accounts.tasks.delete_expired_api_tokens) deletes those."""
+        housekeeping job (accounts.celery_tasks.delete_expired_api_tokens) deletes those."""
         if auth_token.expiry is not None and auth_token.expiry < timezone.now():
             auth_token.delete()
             token_expired.send(sender=type(self), username=auth_token.user.get_username(), source="auth_token")

@@ -847,7 +847,7 @@ def redeliver(args):
 
         from spreadsheets.exports import jobs
         from spreadsheets.models import ExportJob
-        from spreadsheets.tasks import run_export_job
+        from spreadsheets.celery_tasks import run_export_job
 
         visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
         city = get_user_model().objects.get(username="city")

@@ -26,7 +26,7 @@ import time
 from django.conf import settings
 from kombu.pools import ProducerPool
 
-from chanjgai_portal.celery import app
+from chanjgai_portal.celery import TASKS_MODULE, app
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def enqueue(task, args=(), what=None, **options):
 
 def enqueue_named(name, args=(), what=None, **options):
     """`enqueue` for a job known by its task name only, so that the module asking for it
-    need not import the module defining it (scoring.recompute asks for scoring.tasks' job).
+    need not import the module defining it (scoring.recompute asks for scoring.celery_tasks' job).
 
     Published with `app.send_task`, routed by name like any task. Without a broker (Celery
     eager: the demo and the tests) the process is its own worker: it finds the task among
@@ -148,7 +148,7 @@ def enqueue_named(name, args=(), what=None, **options):
 
 def _registered_task(name):
     if name not in app.tasks:
-        # A worker imports every app's `tasks` module at start; a web process only the ones
+        # A worker imports every app's Celery module at start; a web process only the ones
         # its code imported.
-        app.autodiscover_tasks(force=True)
+        app.autodiscover_tasks(related_name=TASKS_MODULE, force=True)
     return app.tasks[name]

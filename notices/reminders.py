@@ -1,6 +1,6 @@
 """Deadline reminders: 7 days and 1 day before an open period's submission deadline, each
 assignee of an unsubmitted task hears of it once per task and threshold (DeadlineReminder
-rows make the job idempotent). notices/tasks.py runs it from the beat."""
+rows make the job idempotent). notices/celery_tasks.py runs it from the beat."""
 
 import datetime
 import uuid

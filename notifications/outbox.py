@@ -19,7 +19,7 @@ kept). The one window SMTP leaves open, the server accepting a message and the p
 dying before the row says so, is narrowed by retrying that last write, and each message
 carries a Message-ID derived from its row, so a copy sent again is recognisably the same.
 
-This module enqueues nothing: the Celery jobs (notifications/tasks.py) call it, and the
+This module enqueues nothing: the Celery jobs (notifications/celery_tasks.py) call it, and the
 enqueueing lives with the writers (notifications/services.py).
 """
 

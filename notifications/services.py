@@ -17,7 +17,7 @@ from enterprises.models import Profile
 
 from . import outbox
 from .models import Notification, OutgoingEmail
-from .tasks import send_outgoing_emails
+from .celery_tasks import send_outgoing_emails
 
 
 def notify(user_ids: Iterable[int], kind: str, text: str, link: str = "") -> list[Notification]:

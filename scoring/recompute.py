@@ -10,7 +10,7 @@ Asking (the only way anything asks for rankings to be recomputed):
 - coalesced_recomputes(): around bulk work, one job per period at the end.
 
 Each request is a RecomputeRequest row written in the caller's transaction; once that
-commits, a ranking job is enqueued by its task name (scoring.tasks holds the Celery tasks
+commits, a ranking job is enqueued by its task name (scoring.celery_tasks holds the Celery tasks
 and calls back into this module: it is imported by no one here). Requests are coalesced:
 at most one job per period waits in the queue (a Redis key set with NX), the first change
 after a quiet spell runs at once, and later ones in a burst wait RANKING_MIN_INTERVAL so
@@ -18,7 +18,7 @@ that a burst of scores costs a handful of jobs. Enqueueing never fails or stalls
 (chanjgai_portal.broker); anything the broker loses is applied by the periodic sweep
 (sweep_pending) from the requests in Postgres.
 
-Running (called by the thin Celery tasks of scoring.tasks): apply_pending,
+Running (called by the thin Celery tasks of scoring.celery_tasks): apply_pending,
 recompute_in_full, sweep_pending. The rules themselves are scoring.engine's.
 """
 
@@ -41,7 +41,7 @@ from .models import RankingSnapshot, RecomputeRequest
 
 logger = logging.getLogger(__name__)
 
-# The Celery task (scoring.tasks.recompute_rankings) that applies a period's pending changes.
+# The Celery task (scoring.celery_tasks.recompute_rankings) that applies a period's pending changes.
 RECOMPUTE_RANKINGS = "scoring.recompute_rankings"
 # The trigger recorded on a snapshot written by that job when the request names none.
 SCORE_TRIGGER = "score"
@@ -152,7 +152,7 @@ def _schedule(period_id, trigger=SCORE_TRIGGER):
         broker.enqueue_named(RECOMPUTE_RANKINGS, (period_id, trigger), what=what, countdown=countdown["s"])
 
 
-# --- Running it (the bodies of scoring.tasks' Celery tasks) ------------------------------
+# --- Running it (the bodies of scoring.celery_tasks' Celery tasks) ------------------------------
 
 
 def apply_pending(period_id: int, *, trigger: str = SCORE_TRIGGER) -> int | None:

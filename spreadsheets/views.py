@@ -24,7 +24,7 @@ from .exports import jobs, specs, writer
 from .imports import services, uploads
 from .imports.sheets import MAX_ROWS, SpreadsheetRejected
 from .models import ExportJob
-from .tasks import run_export_job
+from .celery_tasks import run_export_job
 
 
 def _office(request):

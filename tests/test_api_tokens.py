@@ -17,7 +17,7 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from accounts import security
-from accounts.tasks import delete_expired_api_tokens
+from accounts.celery_tasks import delete_expired_api_tokens
 from enterprises.models import Profile
 
 from . import factories as f

@@ -62,8 +62,8 @@ def test_scores_on_a_hung_broker_commit_and_ask_it_once_then_the_sweeps_send_and
     assert mail.outbox == []
 
     # The beat sweeps, once the broker is back: each e-mail once, every score ranked.
-    from notifications.tasks import send_due_emails
-    from scoring.tasks import sweep_pending_recomputes
+    from notifications.celery_tasks import send_due_emails
+    from scoring.celery_tasks import sweep_pending_recomputes
 
     assert send_due_emails() == 3
     assert send_due_emails() == 0
@@ -75,7 +75,7 @@ def test_scores_on_a_hung_broker_commit_and_ask_it_once_then_the_sweeps_send_and
 
 
 def test_the_backoff_ends_and_the_next_enqueue_tries_the_broker_again(world, hung_redis, settings):
-    from notifications.tasks import send_due_emails as task
+    from notifications.celery_tasks import send_due_emails as task
 
     settings.BROKER_BACKOFF = 0
     with celery_broker(hung_redis.url):
@@ -87,7 +87,7 @@ def test_the_backoff_ends_and_the_next_enqueue_tries_the_broker_again(world, hun
 
 def test_an_export_requested_while_the_broker_is_down_is_started_by_the_sweep(world, django_user_model):
     from spreadsheets.exports import jobs
-    from spreadsheets.tasks import run_export_job
+    from spreadsheets.celery_tasks import run_export_job
 
     with celery_broker(f"redis://127.0.0.1:{NOTHING_LISTENS_PORT}/5"):
         job = jobs.start_job(

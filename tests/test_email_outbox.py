@@ -69,7 +69,7 @@ def test_the_email_is_written_with_the_event_and_not_when_the_event_rolls_back(w
 
 @pytest.mark.django_db(transaction=True)
 def test_emails_of_events_while_redis_is_down_are_sent_once_by_the_sweep(world, submitted):
-    from notifications.tasks import send_due_emails
+    from notifications.celery_tasks import send_due_emails
 
     mail.outbox.clear()
     with celery_broker(f"redis://127.0.0.1:{NOTHING_LISTENS_PORT}/5"):
@@ -86,7 +86,7 @@ def test_emails_of_events_while_redis_is_down_are_sent_once_by_the_sweep(world, 
 def test_an_email_whose_job_met_a_database_error_is_sent_once_later(
     world, submitted, django_capture_on_commit_callbacks
 ):
-    from notifications.tasks import send_due_emails
+    from notifications.celery_tasks import send_due_emails
 
     mail.outbox.clear()
     # PostgreSQL restarts under the e-mail job: its first read fails (the old job gave up

@@ -34,7 +34,7 @@ def test_scores_inside_a_coalesced_block_produce_one_snapshot_with_all_of_them(
 def test_a_score_commits_even_when_the_recompute_cannot_be_enqueued(
     world, assignment_of, pdf_upload, django_capture_on_commit_callbacks, monkeypatch
 ):
-    from scoring import tasks as scoring_tasks
+    from scoring import celery_tasks as scoring_tasks
 
     def broker_down(*args, **kwargs):
         raise ConnectionError("Redis is down")

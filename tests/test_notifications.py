@@ -152,7 +152,7 @@ def test_the_reminder_job_makes_a_constant_number_of_queries(world, django_asser
 
 
 def test_the_celery_task_runs_the_reminders(world):
-    from notices.tasks import send_deadline_reminders as task
+    from notices.celery_tasks import send_deadline_reminders as task
 
     _deadline_in(world, datetime.timedelta(days=6))
     assert task.delay().get() == 6

@@ -2,7 +2,7 @@
 
 An export of `SPREADSHEET_EXPORT_JOB_THRESHOLD` rows or more (default 10,000) runs as an
 ExportJob: start_job() records it and enqueues the Celery task it is given
-(spreadsheets.tasks.run_export_job, which calls run_job() here). The task is passed in, so
+(spreadsheets.celery_tasks.run_export_job, which calls run_job() here). The task is passed in, so
 this module never imports the Celery module that imports it.
 """
 

@@ -1,5 +1,5 @@
 """Uploaded sheets kept in the default storage between the preview and the confirm, and the
-sweep of those never confirmed (spreadsheets.tasks.discard_stale_import_uploads)."""
+sweep of those never confirmed (spreadsheets.celery_tasks.discard_stale_import_uploads)."""
 
 import datetime
 import re

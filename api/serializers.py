@@ -3,9 +3,9 @@ rule (who may, which state, which points) stays in tasks.services."""
 
 from django.contrib.auth import get_user_model
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
-from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from accounts import security

@@ -30,8 +30,8 @@ from enterprises.inputs import profile_or_403
 from enterprises.models import Enterprise, Profile, Region
 from scoring import selectors as ranking_selectors
 from scoring.models import EnterpriseRanking
-from tasks import selectors as task_selectors
 from tasks import moves, services
+from tasks import selectors as task_selectors
 from tasks.evidence import ALLOWED_TYPES, attachment_response
 from tasks.models import Assignment, CheckIn, Evidence, Indicator, Period, ReviewEvent
 from tasks.upload_handlers import upload_refusal

@@ -87,8 +87,8 @@ from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import load  # bench/load.py: the database, the stack and the consistency checks
 import idempotency_faults  # bench/idempotency_faults.py: lost-answers (issue 13, point 14)
+import load  # bench/load.py: the database, the stack and the consistency checks
 import slow_clients  # the slow-clients scenario
 import upload_faults  # bench/upload_faults.py: kill-upload and disk-full (issue 13)
 
@@ -845,9 +845,9 @@ def redeliver(args):
         from django.contrib.auth import get_user_model
         from django.db import connection
 
+        from spreadsheets.celery_tasks import run_export_job
         from spreadsheets.exports import jobs
         from spreadsheets.models import ExportJob
-        from spreadsheets.celery_tasks import run_export_job
 
         visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
         city = get_user_model().objects.get(username="city")

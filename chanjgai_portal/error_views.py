@@ -18,10 +18,10 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.template import loader
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
-from django.shortcuts import render
 from django.views import defaults
 
 from .storage import is_storage_full, storage_full_message

@@ -24,7 +24,6 @@ from tasks.models import Assignment, AssignmentState, CheckInState
 from . import selectors
 from .filters import AssignmentFilter, EnterpriseFilter
 
-
 DASHBOARD_BY_ROLE = {
     Profile.Role.CITY_OFFICE: "dashboards:city",
     Profile.Role.COUNTY_OFFICE: "dashboards:county",

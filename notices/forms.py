@@ -2,7 +2,8 @@
 notices.needs and notices.cases."""
 
 from django import forms
-from django.utils.translation import gettext, gettext_lazy as _
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from enterprises.inputs import MAX_COMMENT_LENGTH, MAX_DESCRIPTION_LENGTH
 from enterprises.models import Enterprise, Region

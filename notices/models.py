@@ -15,7 +15,6 @@ from django.utils.translation import gettext_lazy as _
 from enterprises.models import Enterprise, Profile, Region, ScopedQuerySet
 from tasks.models import Assignment, CheckIn, Indicator
 
-
 # The longest title of a notice or a good-practice case (the forms and services check it).
 MAX_TITLE_LENGTH = 200
 

@@ -23,6 +23,7 @@ from . import cases, needs, publishing, selectors
 from .forms import ExampleCaseForm, NeedForm, NeedReplyForm, NoticeForm
 from .models import NeedState, Notice, NoticeAttachment
 
+
 def _form_errors(form):
     return [e for errors in form.errors.values() for e in errors]
 

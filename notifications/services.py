@@ -16,8 +16,8 @@ from chanjgai_portal import broker
 from enterprises.models import Profile
 
 from . import outbox
-from .models import Notification, OutgoingEmail
 from .celery_tasks import send_outgoing_emails
+from .models import Notification, OutgoingEmail
 
 
 def notify(user_ids: Iterable[int], kind: str, text: str, link: str = "") -> list[Notification]:

@@ -14,6 +14,7 @@ from chanjgai_portal.paginator import page_of
 from . import selectors, services
 from .models import Notification
 
+
 @require_safe
 @login_required
 def notification_list(request):

@@ -19,12 +19,12 @@ from scoring import selectors
 from tasks import selectors as task_selectors
 from tasks.upload_handlers import upload_refusal
 
+from .celery_tasks import run_export_job
 from .cells import XLSX_CONTENT_TYPE
 from .exports import jobs, specs, writer
 from .imports import services, uploads
 from .imports.sheets import MAX_ROWS, SpreadsheetRejected
 from .models import ExportJob
-from .celery_tasks import run_export_job
 
 
 def _office(request):

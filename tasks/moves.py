@@ -26,12 +26,12 @@ from django.utils.translation import gettext_lazy
 from enterprises import capabilities
 from enterprises.inputs import MAX_COMMENT_LENGTH, clean_text, profile_or_403
 from enterprises.models import Enterprise, Region
+
 # The one sanctioned upward import (tasks -> scoring): a move asks for a ranking recompute
 # of the moved enterprise. Nothing else in tasks imports scoring.
 from scoring import recompute
 
 from .models import Assignment, CheckIn, EnterpriseMove, EnterpriseProgress, ReviewEvent
-
 
 # The reason recorded when a spreadsheet row gives an enterprise another county (导入调整).
 IMPORT_REASON = gettext_lazy("Changed by a spreadsheet import")

@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from enterprises.inputs import MAX_COMMENT_LENGTH, MAX_DESCRIPTION_LENGTH, clean_text, profile_or_403
+
 # The one sanctioned upward import (tasks -> scoring): the workflow asks for a ranking
 # recompute when a score or reopen changes points. Nothing else in tasks imports scoring.
 from scoring import recompute
@@ -34,7 +35,6 @@ from .evidence_files import staged_files
 from .models import Assignment, AssignmentState, CheckIn, CheckInState, Evidence, Period, ReviewEvent
 from .notify import notify_checkin_event
 from .workflow import WorkflowError
-
 
 OutcomeHook = Callable[[CheckIn], None] | None
 

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import render, resolve_url
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_safe, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from chanjgai_portal.paginator import page_of
 from enterprises.inputs import messages_of
@@ -21,7 +21,6 @@ from .forms import ApproveForm, ReopenForm, ReturnForm, ScoreForm, SubmitCheckIn
 from .models import Evidence, ReviewEvent
 from .upload_handlers import upload_refusal
 from .workflow import WorkflowError
-
 
 Action = ReviewEvent.Action
 

@@ -267,9 +267,9 @@ def test_notices_admins_show_a_staff_user_only_its_own_city(client, world):
     and needs and only its own notifications, as on the site."""
     from django.contrib.auth.models import Permission
 
+    from notices.models import Need, Notice
     from notices.needs import report_need
     from notices.publishing import publish_notice
-    from notices.models import Need, Notice
     from notifications.models import Notification
 
     other_city = f.RegionFactory.city(parent=world.province, name="南京市", code="320100")

@@ -86,8 +86,8 @@ def test_the_backoff_ends_and_the_next_enqueue_tries_the_broker_again(world, hun
 
 
 def test_an_export_requested_while_the_broker_is_down_is_started_by_the_sweep(world, django_user_model):
-    from spreadsheets.exports import jobs
     from spreadsheets.celery_tasks import run_export_job
+    from spreadsheets.exports import jobs
 
     with celery_broker(f"redis://127.0.0.1:{NOTHING_LISTENS_PORT}/5"):
         job = jobs.start_job(

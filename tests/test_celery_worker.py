@@ -14,8 +14,8 @@ from django.test import override_settings
 
 from chanjgai_portal.celery import app as celery_app
 from scoring import recompute
-from scoring.models import EnterpriseRanking, RankingSnapshot, RecomputeRequest
 from scoring.celery_tasks import full_recompute, recompute_rankings, sweep_pending_recomputes
+from scoring.models import EnterpriseRanking, RankingSnapshot, RecomputeRequest
 from tasks import services
 
 from .celery_worker import _wait_for

@@ -6,7 +6,6 @@ import pytest
 from django.template import Context, Template
 from django.utils import timezone, translation
 
-
 pytestmark = pytest.mark.django_db
 
 

@@ -4,8 +4,8 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
-from notices.models import ExampleCase
 from notices.cases import mark_example_case
+from notices.models import ExampleCase
 from tasks import services
 from tasks.workflow import WorkflowError
 

@@ -16,8 +16,8 @@ from django.db import OperationalError, connection, connections, transaction
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.views import APIView
 
-from api.idempotent import IdempotentPostMixin
 from api import views as api_views
+from api.idempotent import IdempotentPostMixin
 from api.views import LogoutAllView, LogoutView, TokenView
 from idempotency import keys
 from idempotency.models import IdempotencyKey

@@ -43,9 +43,9 @@ from django.urls import URLResolver, get_resolver, reverse
 from accounts import security
 from enterprises.models import Enterprise, Profile, Region
 from notices.cases import mark_example_case
+from notices.models import ExampleCase, Need, NeedMessage, Notice, NoticeAttachment, NoticeRead
 from notices.needs import reply_need, report_need
 from notices.publishing import publish_notice, record_notice_read
-from notices.models import ExampleCase, Need, NeedMessage, Notice, NoticeAttachment, NoticeRead
 from notifications.models import Notification
 from scoring.engine import compute_snapshot
 from scoring.models import RecomputeRequest, ScoringRule

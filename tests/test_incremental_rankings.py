@@ -13,8 +13,8 @@ from decimal import Decimal
 import pytest
 
 from scoring.engine import compute_snapshot, refresh_rankings
-from scoring.recompute import coalesced_recomputes
 from scoring.models import EnterpriseRanking, RankingSnapshot, RecomputeRequest, ScoringRule, TieMethod
+from scoring.recompute import coalesced_recomputes
 from scoring.services import change_scoring_rule
 from tasks import services
 from tasks.models import Assignment, AssignmentState

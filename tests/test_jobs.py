@@ -1,7 +1,7 @@
 """Scheduling recomputes: bulk work coalesces, and a broker outage never fails a score."""
 
-from scoring.recompute import coalesced_recomputes
 from scoring.models import RankingSnapshot
+from scoring.recompute import coalesced_recomputes
 from tasks import services
 from tasks.models import Assignment, CheckInState
 

@@ -10,7 +10,6 @@ from django.urls import reverse
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-
 from . import factories as f
 
 CHINESE = re.compile(r"[\u4e00-\u9fff]")

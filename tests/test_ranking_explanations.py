@@ -7,8 +7,8 @@ import re
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
-from django.utils import timezone
 from django.urls import reverse
+from django.utils import timezone
 
 from scoring.engine import compute_snapshot
 from scoring.models import CountyRanking, EnterpriseRanking, RankingSnapshot, ScoringRule

@@ -23,8 +23,8 @@ from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from notices.needs import report_need
 from notices.models import Need
+from notices.needs import report_need
 
 from . import factories as f
 from .helpers_domain import S as State

@@ -15,17 +15,13 @@ from scoring.models import CountyRanking, EnterpriseRanking, RankingSnapshot, Sc
 from tasks.models import Assignment, AssignmentState, Indicator
 
 from . import factories as f
+from .ranked_world import award
 
 
 @pytest.fixture(autouse=True)
 def _english(settings):
     """Assert on the English msgids, whatever the zh_Hans catalog says."""
     settings.LANGUAGE_CODE = "en"
-
-
-def award(assignment, points):
-    """Mark the assignment scored with `points` (what the engine reads)."""
-    Assignment.objects.filter(pk=assignment.pk).update(state=AssignmentState.SCORED, points=Decimal(points))
 
 
 def county_url(county, period):

@@ -9,7 +9,6 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from scoring.engine import compute_snapshot
 from scoring.models import (
     CountyRanking,
     EnterpriseRanking,
@@ -18,7 +17,6 @@ from scoring.models import (
     ScoringRule,
     ScoringRuleChange,
 )
-from tasks.models import Assignment, AssignmentState
 
 from . import factories as f
 
@@ -29,10 +27,6 @@ def _english(settings):
     settings.LANGUAGE_CODE = "en"
 
 
-def award(assignment, points):
-    Assignment.objects.filter(pk=assignment.pk).update(state=AssignmentState.SCORED, points=Decimal(points))
-
-
 def text(html):
     """The page's text: tags removed, whitespace collapsed."""
     return " ".join(re.sub(r"<[^>]+>", " ", html).replace(" :", ":").split()).replace(" :", ":")
@@ -40,21 +34,6 @@ def text(html):
 
 def rule_url(period):
     return f"{reverse('scoring:rule')}?period={period.pk}"
-
-
-@pytest.fixture
-def ranked_world(world, assignment_of):
-    """e11 8, e12 8 (c1), e21 10, e22 nothing (c2); c1 office 5 of 10.
-
-    Under 40/60: c1 = 40×0.5 + 60×0.8 = 68.00, c2 = 0 + 60×0.5 = 30.00; shared ranks 1, 2, 2, 4.
-    """
-    e11, e12, e21, _e22 = world.enterprises
-    award(assignment_of(e11), 8)
-    award(assignment_of(e12), 8)
-    award(assignment_of(e21), 10)
-    award(assignment_of(world.counties[0]), 5)
-    world.snapshot = compute_snapshot(world.period, trigger="test")
-    return world
 
 
 def county_scores(snapshot):

@@ -456,7 +456,7 @@ class EnterpriseRankingView(generics.GenericAPIView):
         profile = profile_or_403(request.user)
         period = ranking_selectors.period_for(profile, request.query_params.get("period"))
         county = ranking_selectors.county_for(profile, request.query_params.get("county"))
-        rows = ranking_selectors.enterprise_rankings_for(profile, ranking_selectors.latest_snapshot(period), county)
+        rows = ranking_selectors.enterprise_rankings_for(request.user, ranking_selectors.latest_snapshot(period), county)
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 

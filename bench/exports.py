@@ -153,7 +153,7 @@ def child_export(mode, limit):
         else:
             spec = specs.resolve(user, "enterprises", {})
             if limit:
-                queryset = selectors.enterprise_rankings_for(profile, snapshot)[:limit]
+                queryset = selectors.enterprise_rankings_for(user, snapshot)[:limit]
                 spec.rows = lambda: specs.sheet_rows(specs.ENTERPRISE_RANKING_COLUMNS, queryset)
             writer = write_with_xlsxwriter if mode == "b0" else writer.write_xlsx
             rows = writer(out.name, spec)

@@ -85,17 +85,18 @@ def county_rankings_for(profile: Profile, snapshot: RankingSnapshot | None) -> Q
 
 
 def enterprise_rankings_for(
-    profile: Profile, snapshot: RankingSnapshot | None, county: Region | None = None
+    user: AbstractBaseUser, snapshot: RankingSnapshot | None, county: Region | None = None
 ) -> QuerySet[EnterpriseRanking]:
-    """The snapshot's enterprise rows in the user's scope, optionally of one county, best first.
+    """The snapshot's enterprise rows in the user's scope (visible_to), optionally of one
+    county, best first.
 
     A liaison gets its own row, a county office its county, the city office the whole city.
     """
     if snapshot is None:
         return EnterpriseRanking.objects.none()
     rows = (
-        EnterpriseRanking.objects.filter(snapshot=snapshot)
-        .filter(profile.scope_q(enterprise="enterprise", county="county"))
+        EnterpriseRanking.objects.visible_to(user)
+        .filter(snapshot=snapshot)
         .with_ranks()
         .select_related("enterprise", "county")
         .annotate(score_percent=_percent("score_rate"))

@@ -36,7 +36,7 @@ def rankings(request):
     show_county_table = capabilities.may_see_county_rankings(profile)
     page_obj = None
     if snapshot is not None:
-        enterprise_rows = selectors.enterprise_rankings_for(profile, snapshot, county)
+        enterprise_rows = selectors.enterprise_rankings_for(request.user, snapshot, county)
         page_obj = TwoEndedPaginator(enterprise_rows, ENTERPRISES_PER_PAGE).get_page(request.GET.get("page"))
 
     counties = list(selectors.counties_for(profile).order_by("order", "code"))

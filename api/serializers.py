@@ -177,7 +177,14 @@ class EvidenceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Evidence
-        fields = ["id", "name", "size", "content_type", "download_url"]
+        fields = ["id", "name", "size", "content_type", "download_url", "carried_from"]
+        extra_kwargs = {
+            "carried_from": {
+                "read_only": True,
+                "help_text": "For a file kept from a returned version: the id of the file as it was first "
+                "uploaded (the same stored file); null for a file uploaded with this version."
+            }
+        }
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_download_url(self, evidence):
@@ -239,7 +246,20 @@ class CheckInSubmitSerializer(serializers.Serializer):
     files = serializers.ListField(
         child=serializers.FileField(allow_empty_file=True, use_url=False),
         allow_empty=True,
-        help_text="One or more evidence files: PDF, JPG, PNG, Word, Excel or PowerPoint.",
+        required=False,
+        default=list,
+        help_text="New evidence files: PDF, JPG, PNG, Word, Excel or PowerPoint. At least one file in all "
+        "(new and kept), at most the portal's limit (EVIDENCE_MAX_FILES) together.",
+    )
+    keep = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        allow_empty=True,
+        required=False,
+        default=list,
+        help_text="Only when resubmitting after a return: ids of files of the returned (latest) version to "
+        "keep in the new version without uploading them again (repeat the field for several). The new "
+        "version's files name the same stored files; each kept file shows `carried_from`. Any other id "
+        "is a 400 under `keep` and nothing is submitted.",
     )
 
 

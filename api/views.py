@@ -270,6 +270,13 @@ def _review_schema(request_serializer, summary):
     retrieve=extend_schema(tags=["workflow"]),
     create=extend_schema(
         summary="Submit a check-in (or resubmit after a return)",
+        description=(
+            "Multipart: `assignment`, `description`, `files` (repeated) and, when resubmitting a returned "
+            "check-in, `keep` (repeated): ids of files of the returned version to carry into the new version "
+            "without uploading them again. At least one file in all; the file limit counts kept and new "
+            "files together. A kept file is a new file entry of the new version naming the same stored "
+            "file, with `carried_from` set."
+        ),
         request={"multipart/form-data": serializers.CheckInSubmitSerializer},
         responses={201: serializers.CheckInSerializer},
         tags=["workflow"],
@@ -324,11 +331,20 @@ class CheckInViewSet(IdempotentPostMixin, mixins.CreateModelMixin, ScopedReadOnl
         answer = self._answer(status.HTTP_201_CREATED)
         try:
             services.submit_checkin(
-                request.user, assignment, description, data.validated_data["files"], outcome_hook=answer
+                request.user,
+                assignment,
+                description,
+                data.validated_data["files"],
+                keep=data.validated_data["keep"],
+                outcome_hook=answer,
             )
         except DjangoValidationError as error:
-            # The service checks the description first, then the files.
-            raise FieldValidationError("description" if not description.strip() else "files", error) from None
+            # The service checks the description first, then the kept files (code "keep"), then the files.
+            if not description.strip():
+                field = "description"
+            else:
+                field = "keep" if getattr(error, "code", None) == "keep" else "files"
+            raise FieldValidationError(field, error) from None
         return self.respond(answer)
 
     def _review(self, request, serializer_class, error_field, call):

@@ -90,8 +90,9 @@ review_events=$(count tasks_reviewevent)
 enterprises=$(count enterprises_enterprise)
 users=$(count auth_user)
 migrations=$(count django_migrations)
-# The stored names of the evidence files, to check each is in the archive.
-printf '%s\n' "\\copy (SELECT file FROM tasks_evidence ORDER BY file) TO '$work/.evidence-files'" >&"$snapshot_in"
+# The stored names of the evidence files, to check each is in the archive (DISTINCT: a file
+# kept by a resubmission is named by the row of each version that shows it).
+printf '%s\n' "\\copy (SELECT DISTINCT file FROM tasks_evidence ORDER BY file) TO '$work/.evidence-files'" >&"$snapshot_in"
 marker=$(query "SELECT 'listed';")
 [[ $marker == listed ]] || die "cannot list the evidence files: $marker"
 

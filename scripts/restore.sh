@@ -134,7 +134,7 @@ check media_files "$(manifest media_files)" "$(find "$media_root" -type f | wc -
 missing=0
 while IFS= read -r name; do
   [[ -f $media_root/$name ]] || missing=$((missing + 1))
-done < <(psql_at "$database_url" "SELECT file FROM tasks_evidence;")
+done < <(psql_at "$database_url" "SELECT DISTINCT file FROM tasks_evidence;")
 check evidence_files_missing "$(manifest evidence_files_missing)" "$missing"
 
 if [[ -z ${PYTHON:-} ]]; then

@@ -220,10 +220,12 @@ def inspect_upload(upload):
     return name, content_type, digest.hexdigest()
 
 
-def validate_upload_count(files):
-    if not files:
+def validate_upload_count(files, kept=0):
+    """At least one and at most EVIDENCE_MAX_FILES files: new uploads and `kept` files
+    (carried from the returned version) together."""
+    if not files and not kept:
         raise ValidationError(_("Attach at least one evidence file."))
-    if len(files) > settings.EVIDENCE_MAX_FILES:
+    if len(files) + kept > settings.EVIDENCE_MAX_FILES:
         raise ValidationError(
             _("At most %(count)d files per check-in.") % {"count": settings.EVIDENCE_MAX_FILES}
         )

@@ -33,6 +33,16 @@ class MultipleFileField(forms.FileField):
         return [upload for upload in result if upload]
 
 
+class EvidenceIdsField(forms.Field):
+    """The ids of the files a resubmission keeps, as sent (checkboxes named `keep`): the
+    service (tasks.services.submit_checkin) decides which ids are valid."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value):
+        return [str(item) for item in value or []]
+
+
 class SubmitCheckInForm(forms.Form):
     description = forms.CharField(
         label=_("Description"),
@@ -45,9 +55,20 @@ class SubmitCheckInForm(forms.Form):
         required=False,
         widget=MultipleFileInput(attrs={"accept": allowed_extensions(), "required": True}),
     )
+    keep = EvidenceIdsField(label=_("Keep this file"), required=False)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, previous=None, **kwargs):
+        """`previous`: the returned version a resubmission starts from (its description, and
+        its files, each kept unless unticked), or None."""
+        self.previous = previous
+        if previous is not None:
+            initial = kwargs.setdefault("initial", {})
+            initial.setdefault("description", previous.description)
+            initial.setdefault("keep", [str(item.pk) for item in previous.evidence.all()])
         super().__init__(*args, **kwargs)
+        if self.previous_files():
+            # Kept files may be enough: the service asks for at least one file in all.
+            self.fields["files"].widget.attrs.pop("required", None)
         self.fields["files"].help_text = _(
             "Accepted: %(types)s. At most %(count)d files, each up to %(size)s."
         ) % {
@@ -55,6 +76,14 @@ class SubmitCheckInForm(forms.Form):
             "count": settings.EVIDENCE_MAX_FILES,
             "size": filesizeformat(settings.EVIDENCE_MAX_FILE_SIZE),
         }
+
+    def previous_files(self):
+        """(evidence, kept) for each file of the returned version: kept as sent, or all kept
+        when the form is new."""
+        if self.previous is None:
+            return []
+        chosen = set(self["keep"].value() or [])
+        return [(item, str(item.pk) in chosen) for item in self.previous.evidence.all()]
 
 
 def _comment_widget(required=False):

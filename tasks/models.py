@@ -362,6 +362,21 @@ class Evidence(models.Model):
     content_type = models.CharField(_("content type"), max_length=128)
     sha256 = models.CharField(_("SHA-256"), max_length=64)
     uploaded_at = models.DateTimeField(_("uploaded at"), default=timezone.now)
+    # A file kept from the returned version by a resubmission (tasks.services.submit_checkin):
+    # a row of the new version naming the SAME stored file (the bytes are never copied).
+    # It points at the row that was uploaded, never at another carried row, however many
+    # versions kept the file: one hop finds the bytes and their previews (preview_source),
+    # and PROTECT keeps that row, hence its file, while any version still shows it. Stored
+    # files are shared by name, so the housekeeping (tasks.evidence_files.owned_names) and the
+    # backups see a file as owned while any row names it.
+    carried_from = models.ForeignKey(
+        "self",
+        verbose_name=_("kept from"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="carried_into",
+    )
 
     objects = EvidenceQuerySet.as_manager()
 
@@ -372,6 +387,15 @@ class Evidence(models.Model):
 
     def __str__(self):
         return self.original_name
+
+    @property
+    def is_carried(self):
+        return self.carried_from_id is not None
+
+    def preview_source(self):
+        """The row whose bytes and previews this file shows: the uploaded row it was kept
+        from, or itself."""
+        return self.carried_from if self.carried_from_id is not None else self
 
 
 class ReviewEventQuerySet(ScopedQuerySet):

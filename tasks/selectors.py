@@ -76,6 +76,13 @@ def checkin_history(assignment: Assignment) -> list[CheckIn]:
     )
 
 
+def returned_version(history: list[CheckIn]) -> CheckIn | None:
+    """The latest version of a `checkin_history` when it is returned: the one a resubmission
+    starts from and may keep files of (tasks.services.submit_checkin checks the same)."""
+    latest = history[0] if history else None
+    return latest if latest is not None and latest.state == CheckInState.RETURNED else None
+
+
 def return_event(checkin: CheckIn | None) -> ReviewEvent | None:
     """The event that returned `checkin` (from its prefetched events), if it is returned."""
     if checkin is None or checkin.state != CheckInState.RETURNED:

@@ -45,15 +45,24 @@ def submit_checkin(
     description: str,
     files: Iterable[UploadedFile],
     *,
+    keep: Iterable[int | str] = (),
     outcome_hook: OutcomeHook = None,
 ) -> CheckIn:
-    """Submit (or, after a return, resubmit) a check-in with its evidence files."""
+    """Submit (or, after a return, resubmit) a check-in with its evidence files.
+
+    `keep`: ids of evidence files of the returned (latest) version to carry into the new one
+    without uploading them again; the count limit applies to kept and new files together.
+    """
     profile = profile_or_403(user)
     assignment = Assignment.objects.visible_to(user).get(pk=assignment.pk)
     if profile.role != workflow.submitter_role(assignment):
         raise PermissionDenied(_("Your role cannot submit check-ins for this task."))
     description = clean_text(description, _("Description"), True, MAX_DESCRIPTION_LENGTH)
-    validate_upload_count(files)
+    files = list(files)
+    keep_ids = _keep_ids(keep)
+    if keep_ids:
+        _kept_evidence(assignment, keep_ids)  # refused early, before any upload is stored
+    validate_upload_count(files, kept=len(keep_ids))
     inspected = [(upload, *inspect_upload(upload)) for upload in files]
 
     # The files are stored (staged) before the transaction: a staging row must commit before
@@ -67,15 +76,61 @@ def submit_checkin(
             staged.save(item.file, name, upload)
             evidence.append(item)
         with transaction.atomic():
-            checkin = _create_version(user, profile, assignment, description, evidence)
+            checkin = _create_version(user, profile, assignment, description, evidence, keep_ids)
             if outcome_hook is not None:
                 outcome_hook(checkin)
     return checkin
 
 
-def _create_version(user, profile, assignment, description, evidence):
+def _keep_ids(keep):
+    """The distinct evidence ids of `keep` (ints or digit strings), or ValidationError."""
+    if keep is None or isinstance(keep, (str, bytes, int)):
+        keep = [] if keep in (None, "", b"") else [keep]
+    ids = []
+    for value in keep:
+        text = str(value).strip()
+        if not text.isascii() or not text.isdigit() or len(text) > 18 or int(text) < 1:
+            raise ValidationError(_("The files to keep are not valid."), code="keep")
+        if int(text) not in ids:
+            ids.append(int(text))
+    return ids
+
+
+def _kept_evidence(assignment, keep_ids):
+    """The rows of `keep_ids`, which must all be files of the assignment's latest version,
+    and that version returned; ValidationError (nothing kept) otherwise."""
+    latest = assignment.checkins.order_by("-version").first()
+    if latest is None or latest.state != CheckInState.RETURNED:
+        raise ValidationError(
+            _("Files can be kept only when a returned check-in is submitted again."), code="keep"
+        )
+    rows = {row.pk: row for row in Evidence.objects.filter(checkin=latest, pk__in=keep_ids)}
+    if len(rows) != len(keep_ids):
+        raise ValidationError(
+            _("Only files of the returned version (version %(version)s) can be kept.") % {"version": latest.version},
+            code="keep",
+        )
+    return [rows[pk] for pk in keep_ids]
+
+
+def _carried(row):
+    """A new (unsaved) row of the next version naming `row`'s stored file, pointing at the
+    uploaded row it comes from (tasks.models.Evidence.carried_from)."""
+    source = row.preview_source()
+    return Evidence(
+        file=row.file.name,
+        original_name=row.original_name,
+        size=row.size,
+        content_type=row.content_type,
+        sha256=row.sha256,
+        uploaded_at=source.uploaded_at,
+        carried_from=source,
+    )
+
+
+def _create_version(user, profile, assignment, description, evidence, keep_ids=()):
     """Lock the assignment, check it may take a new version, and write it with its (already
-    stored) evidence files."""
+    stored) evidence files and the files it keeps from the returned version."""
     assignment = (
         Assignment.objects.select_for_update(of=("self",)).select_related("period").get(pk=assignment.pk)
     )
@@ -86,6 +141,9 @@ def _create_version(user, profile, assignment, description, evidence):
             _("This task is “%(state)s”; it can be submitted again only after a return.")
             % {"state": assignment.get_state_display()}
         )
+    # Checked again under the lock: the version the files were chosen from must still be
+    # the returned latest one.
+    kept = [_carried(row) for row in _kept_evidence(assignment, keep_ids)] if keep_ids else []
     last_version = assignment.checkins.order_by("-version").values_list("version", flat=True).first() or 0
     state = workflow.initial_state(assignment)
     checkin = CheckIn.objects.create(
@@ -95,6 +153,7 @@ def _create_version(user, profile, assignment, description, evidence):
         state=state,
         submitted_by=user,
     )
+    evidence = kept + list(evidence)
     for item in evidence:
         item.checkin = checkin
     Evidence.objects.bulk_create(evidence)

@@ -47,6 +47,8 @@ def _render_assignment(request, assignment, form=None, errors=None, status=200):
     may_submit = selectors.may_submit(profile, assignment)
     history = selectors.checkin_history(assignment)
     latest = history[0] if history else None
+    if form is None and may_submit:
+        form = SubmitCheckInForm(previous=selectors.returned_version(history))
     return render(
         request,
         "tasks/assignment_detail.html",
@@ -58,7 +60,7 @@ def _render_assignment(request, assignment, form=None, errors=None, status=200):
             "return_event": selectors.return_event(latest),
             "may_submit": may_submit,
             "period_open": assignment.period.accepts_submissions(),
-            "form": form or (SubmitCheckInForm() if may_submit else None),
+            "form": form,
             "errors": errors or [],
         },
         status=status,
@@ -75,7 +77,8 @@ def assignment_detail(request, pk):
 @login_required
 def submit(request, pk):
     assignment = selectors.assignment_for_detail(request.user, pk)
-    form = SubmitCheckInForm(request.POST, request.FILES)
+    previous = selectors.returned_version(selectors.checkin_history(assignment))
+    form = SubmitCheckInForm(request.POST, request.FILES, previous=previous)
     refusal = upload_refusal(request)  # the upload was stopped at a size or count limit
     if refusal is not None:
         return _render_assignment(request, assignment, form=form, errors=[refusal.message], status=refusal.status)
@@ -90,6 +93,7 @@ def submit(request, pk):
                 assignment,
                 form.cleaned_data["description"],
                 form.cleaned_data["files"],
+                keep=form.cleaned_data["keep"],
                 outcome_hook=hook,
             ),
             lambda checkin: resolve_url("tasks:assignment_detail", pk=assignment.pk),

@@ -66,14 +66,18 @@ def test_checkin_fields_are_described(schema):
     for field in ["id", "assignment", "state", "version", "description", "points", "submitted_at", "files", "events"]:
         assert field in checkin, field
     evidence = _component(schema, checkin["files"]["items"]["$ref"])["properties"]
-    assert {"id", "name", "size", "content_type", "download_url"} <= set(evidence)
+    assert {"id", "name", "size", "content_type", "download_url", "carried_from"} <= set(evidence)
     event = _component(schema, checkin["events"]["items"]["$ref"])["properties"]
     assert {"actor", "role", "action", "from_state", "to_state", "comment", "points", "at"} <= set(event)
 
     submit = schema["paths"]["/api/checkins/"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
     body = _component(schema, submit["$ref"])
     assert body["properties"]["files"]["items"]["format"] == "binary"
-    assert set(body["required"]) == {"assignment", "description", "files"}
+    # A resubmission keeps files of the returned version by id (issue 15).
+    assert body["properties"]["keep"]["items"]["type"] == "integer"
+    assert "returned" in body["properties"]["keep"]["description"]
+    # `files` may be left out when a resubmission keeps files instead (the service asks for one in all).
+    assert set(body["required"]) == {"assignment", "description"}
     score = _component(schema, schema["paths"]["/api/checkins/{id}/score/"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"])
     assert "points" in score["required"]
     for action in ["return", "reopen"]:

@@ -305,7 +305,8 @@ class PasswordChangeRequiredMiddleware:
 
     @staticmethod
     def _allowed(path):
-        allowed = (reverse("password_change"), reverse("password_change_done"), reverse("logout"))
+        # The 大字模式 switch too: the forced password form must be readable by those who need it.
+        allowed = (reverse("password_change"), reverse("password_change_done"), reverse("logout"), reverse("text_size"))
         return path in allowed or path.startswith("/" + settings.STATIC_URL.lstrip("/"))
 
 

@@ -5,11 +5,14 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
-from . import security
+from . import preferences, security
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):
@@ -60,3 +63,26 @@ def unlock_accounts(request):
     locked = security.locked_accounts(request.user)
     context = {"locked": locked, "errors": errors, "username": username, "revoke_username": revoke_username}
     return render(request, "registration/unlock.html", context, status=400 if errors else 200)
+
+
+@require_POST
+def text_size(request):
+    """The header's 大字模式 switch (a plain form, works without JavaScript): `large_text` is
+    "on" or "off" (a value, not a toggle, so a form sent twice changes nothing more), then back
+    to `next` when it is a page of this site, else to the start page."""
+    value = request.POST.get("large_text")
+    if value not in ("on", "off"):
+        message = _("Unknown text size: choose large text on or off.")
+        return render(request, "400.html", {"exception": message}, status=400)
+    on = value == "on"
+    if request.user.is_authenticated:
+        preferences.set_large_text(request.user, on=on)
+    target = request.POST.get("next", "")
+    same_site = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    if not (same_site and target.startswith("/")):
+        target = reverse("home")
+    response = HttpResponseRedirect(target)
+    preferences.remember_in_cookie(response, on=on)
+    return response

@@ -118,6 +118,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "enterprises.context_processors.current_profile",
+                "accounts.context_processors.display_preferences",
                 "notifications.context_processors.unread_notifications",
             ],
         },

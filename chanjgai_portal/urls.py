@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from accounts.views import PasswordChangeView, unlock_accounts
+from accounts.views import PasswordChangeView, text_size, unlock_accounts
 from enterprises.views import home
 from scoring.urls import urlpatterns as scoring_urlpatterns
 from spreadsheets.urls import ranking_export_urlpatterns
@@ -22,6 +22,8 @@ urlpatterns = [
     path("accounts/password/", PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("accounts/unlock/", unlock_accounts, name="unlock_accounts"),
+    # 大字模式 (accounts.preferences): POST only, from the switch in every page's header.
+    path("accounts/text-size/", text_size, name="text_size"),
     # The admin's own password form does not count wrong current passwords: its link leads
     # to the portal's, which does (and where the demo password's forced change already leads).
     path("admin/password_change/", RedirectView.as_view(pattern_name="password_change")),

@@ -183,6 +183,11 @@ class Profile(models.Model):
         related_name="profiles",
         help_text=_("The county for a county office or county observer, the city for a city office."),
     )
+    # 大字模式 (issue 20): a display preference that follows the person to every browser, so
+    # it lives with the person's other settings here rather than in a model of its own.
+    large_text = models.BooleanField(
+        _("large text"), default=False, help_text=_("Larger text and more spacing on every page.")
+    )
 
     class Meta:
         verbose_name = _("user profile")

@@ -149,7 +149,7 @@ def do_login(page, username, password=PASSWORD):
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     with page.expect_navigation():
-        page.click("form button[type=submit]")
+        page.click("main form button[type=submit]")
     assert "/accounts/login/" not in page.url, f"login failed for {username}"
     return page
 

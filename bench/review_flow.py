@@ -271,7 +271,7 @@ def review(args):
         page.goto(base + "/accounts/login/")
         page.fill("input[name=username]", "county01")
         page.fill("input[name=password]", "demo12345")
-        page.click("button[type=submit]")
+        page.click("main form button[type=submit]")
         page.wait_for_load_state()
 
         baseline = []

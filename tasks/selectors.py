@@ -1,8 +1,10 @@
 """Reads for the check-in pages: scoping comes from the models' visible_to(), the joins
 each page needs are chosen here so that no list runs a query per row."""
 
+from dataclasses import dataclass
+
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Prefetch, QuerySet
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -11,6 +13,7 @@ from enterprises.models import Profile
 
 from . import workflow
 from .models import Assignment, CheckIn, CheckInState, Period, ReviewEvent
+from .queue import QueueFilters
 
 # The state whose check-ins wait for each reviewing role.
 QUEUE_STATE = {
@@ -99,19 +102,83 @@ def checkin_for_detail(user: AbstractBaseUser, pk: int | str) -> CheckIn:
         raise Http404(_("No such check-in.")) from None
 
 
-def review_queue(user: AbstractBaseUser, profile: Profile | None) -> QuerySet[CheckIn]:
-    """The check-ins waiting for this user's review, oldest first. Only reviewing roles
-    have a queue (403 for the others)."""
+def _queue_base(user: AbstractBaseUser, profile: Profile | None) -> QuerySet[CheckIn]:
+    """Every check-in waiting for this user's review. Only reviewing roles have a queue
+    (403 for the others)."""
     state = QUEUE_STATE.get(profile.role) if profile is not None else None
     if state is None:
         raise PermissionDenied(_("Your role has no review queue."))
-    return (
-        CheckIn.objects.visible_to(user)
-        .filter(state=state)
-        .with_related()
-        .annotate(evidence_count=Count("evidence"))
-        .order_by("submitted_at", "pk")
+    return CheckIn.objects.visible_to(user).filter(state=state)
+
+
+def queue_filters(user: AbstractBaseUser, profile: Profile | None, params=None) -> QueueFilters:
+    """The queue's filters bound to `params` (a request's GET, or the carried querystring),
+    over the check-ins waiting for this user, with what the queue's rows show."""
+    queryset = _queue_base(user, profile).with_related().annotate(evidence_count=Count("evidence"))
+    return QueueFilters(params, queryset=queryset, profile=profile)
+
+
+def queue_total(user: AbstractBaseUser, profile: Profile | None) -> int:
+    """How many check-ins wait for this user's review, whatever the filters."""
+    return _queue_base(user, profile).count()
+
+
+def review_queue(user: AbstractBaseUser, profile: Profile | None, params=None) -> QuerySet[CheckIn]:
+    """The check-ins waiting for this user's review, filtered and sorted by `params`
+    (oldest first without any); ValidationError (a 400) on a bad value."""
+    return queue_filters(user, profile, params).checkins()
+
+
+def queue_querystring(user: AbstractBaseUser, profile: Profile | None, params=None) -> str:
+    """The canonical querystring of the queue's filters, to carry from page to page
+    (empty values dropped, the sort always present); ValidationError on a bad value."""
+    filters = queue_filters(user, profile, params)
+    if not filters.is_valid():
+        raise ValidationError(filters.error_messages())
+    return filters.querystring()
+
+
+@dataclass(frozen=True)
+class QueuePosition:
+    """Where a check-in stands in a filtered queue: its 1-based number among `total`
+    (number is None when it is not in the queue), and the items either side."""
+
+    number: int | None
+    total: int
+    previous: CheckIn | None
+    next: CheckIn | None
+
+
+def _queue_keys(user, profile, params) -> list[int]:
+    # The keys alone, in the queue's order: one narrow query, no joins for the rows.
+    filters = QueueFilters(params, queryset=_queue_base(user, profile), profile=profile)
+    return list(filters.checkins().values_list("pk", flat=True))
+
+
+def queue_position(user: AbstractBaseUser, profile: Profile | None, params, checkin: CheckIn) -> QueuePosition:
+    """The check-in's place in the filtered queue and its neighbours (in scope, by the
+    same filters and order as the queue page); ValidationError on a bad value."""
+    keys = _queue_keys(user, profile, params)
+    try:
+        index = keys.index(checkin.pk)
+    except ValueError:
+        return QueuePosition(None, len(keys), None, CheckIn.objects.filter(pk=keys[0]).first() if keys else None)
+    wanted = {key for key in (keys[index - 1] if index else None, keys[index + 1] if index + 1 < len(keys) else None) if key}
+    found = CheckIn.objects.in_bulk(wanted)
+    return QueuePosition(
+        index + 1,
+        len(keys),
+        found.get(keys[index - 1]) if index else None,
+        found.get(keys[index + 1]) if index + 1 < len(keys) else None,
     )
+
+
+def queue_neighbours(
+    user: AbstractBaseUser, profile: Profile | None, params, checkin: CheckIn
+) -> tuple[CheckIn | None, CheckIn | None]:
+    """(previous, next) of the check-in in the same filtered, sorted queue."""
+    position = queue_position(user, profile, params, checkin)
+    return position.previous, position.next
 
 
 def may_submit(profile: Profile | None, assignment: Assignment) -> bool:

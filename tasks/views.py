@@ -5,7 +5,7 @@ a ValidationError re-renders the page with status 400 and nothing changed."""
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.shortcuts import render, resolve_url
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
@@ -104,16 +104,53 @@ def submit(request, pk):
         return _render_assignment(request, assignment, form=form, errors=messages_of(error), status=400)
 
 
+# The queue's sortable columns: (column, sort ascending, sort descending). "waiting" lists
+# the longest-waiting first, which is the waiting column descending.
+QUEUE_COLUMNS = {
+    "submitted": ("oldest", "newest"),
+    "waiting": ("-waiting", "waiting"),
+    "assignee": ("enterprise", "-enterprise"),
+    "task": ("indicator", "-indicator"),
+    "version": ("version", "-version"),
+}
+
+
+def _queue_headers(filters, querystring):
+    """Per sortable column: the link that sorts by it (the other way when it is the current
+    sort) and its aria-sort value, keeping the filters."""
+    current = filters.sort_key
+    base = QueryDict(querystring, mutable=True)
+    headers = {}
+    for column, (ascending, descending) in QUEUE_COLUMNS.items():
+        state = "ascending" if current == ascending else "descending" if current == descending else "none"
+        base["sort"] = descending if state == "ascending" else ascending
+        headers[column] = {"url": "?" + base.urlencode(), "aria_sort": state}
+    return headers
+
+
 @require_safe
 @login_required
 def review_queue(request):
     profile = Profile.for_user(request.user)
-    checkins = selectors.review_queue(request.user, profile)
-    return render(
-        request,
-        "tasks/review_queue.html",
-        {"page_obj": page_of(request, checkins), "queue_state": selectors.QUEUE_STATE[profile.role]},
+    filters = selectors.queue_filters(request.user, profile, request.GET)
+    context = {"filters": filters, "queue_state": selectors.QUEUE_STATE[profile.role]}
+    try:
+        checkins = filters.checkins()
+    except ValidationError as error:
+        # A bad filter value: the form with its messages, no list, nothing else read.
+        context.update(errors=messages_of(error), page_obj=None)
+        return render(request, "tasks/review_queue.html", context, status=400)
+    querystring = filters.querystring()
+    page_obj = page_of(request, checkins)
+    # The whole queue's size only costs a query when a filter narrows it.
+    total = selectors.queue_total(request.user, profile) if filters.active else page_obj.paginator.count
+    context.update(
+        page_obj=page_obj,
+        total=total,
+        queue_querystring=querystring,
+        headers=_queue_headers(filters, querystring),
     )
+    return render(request, "tasks/review_queue.html", context)
 
 
 # The form each review action posts, keyed by action.

@@ -7,6 +7,7 @@ import re
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 
@@ -163,7 +164,8 @@ def test_county_history_has_a_row_per_snapshot_and_a_sparkline(client, explained
     today = timezone.localdate()
     assert f"{today.year}年{today.month}月{today.day}日 2 65.00" in rows
     assert "<svg" in html and html.count('class="sparkline__dot"') == 2
-    assert "<script" not in html
+    # No script of its own: only the header menu's (the page works without JavaScript).
+    assert re.findall(r"<script\b[^>]*>", html) == [f'<script src="{static("js/nav.js")}">']
     assert text_of(html, "county-rank") == "2 ↓1 (previously 1)"
 
 

@@ -175,7 +175,7 @@ def test_the_phone_header_keeps_the_bell_and_user_and_opens_the_menu_by_keyboard
         page.keyboard.press("Enter")
         assert button.get_attribute("aria-expanded") == "true"
         assert nav_links.first.is_visible()
-        assert page.locator(".topbar", has_text="退出").locator("button[type=submit]").is_visible()
+        assert page.locator(".topbar .whoami__logout button", has_text="退出").is_visible()
         save_screenshot(page, "phone-city-menu-open", full_page=False)
         page.keyboard.press("Tab")
         focused = page.evaluate("document.activeElement.closest('.topbar') !== null")

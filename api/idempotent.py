@@ -49,6 +49,9 @@ class IdempotentPostMixin:
 
     # A concurrent request with the same key that changed the state first shows as these.
     idempotency_conflicts = (WorkflowError,)
+    # Actions whose change is several transactions (a batch): the key is held while they run
+    # and the answer recorded after them (keys.run_exclusive).
+    exclusive_actions = ()
     idempotency = None  # the request's keys.Claim, when it carries a key
 
     def initial(self, request, *args, **kwargs):
@@ -75,7 +78,16 @@ class IdempotentPostMixin:
                     pass  # a concurrent request with this key answered first
             return response
 
+        def perform_exclusive():
+            response = handler(request, *args, **kwargs)
+            return keys.Outcome(response.status_code, body=as_json(response.data))
+
+        def respond(outcome):
+            return self._replay(outcome) if outcome.replayed else Response(outcome.body, status=outcome.status)
+
         try:
+            if getattr(self, "action", None) in self.exclusive_actions:
+                return keys.run_exclusive(claim, perform_exclusive, respond)
             return keys.run(claim, perform, self._replay, conflicts=self.idempotency_conflicts)
         except keys.KeyReused:
             raise IdempotencyKeyReused() from None

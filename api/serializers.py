@@ -280,6 +280,48 @@ class ReopenSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_blank=True, max_length=MAX_COMMENT_LENGTH, help_text="Required, not blank.")
 
 
+class BatchReviewSerializer(serializers.Serializer):
+    """One decision for many check-ins (tasks.batch): each item goes through the single action."""
+
+    action = serializers.ChoiceField(
+        choices=[("approve", "approve"), ("return", "return")],
+        help_text="`approve`: county office, forward to the city office; `return`: city office, back to the assignee.",
+    )
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        allow_empty=False,
+        max_length=500,
+        help_text="The check-ins, at most 500 (a repeated id counts once). The results come in this order.",
+    )
+    comment = serializers.CharField(
+        required=False, allow_blank=True, max_length=MAX_COMMENT_LENGTH, help_text="`approve`: optional, for all."
+    )
+    reason = serializers.CharField(
+        required=False, allow_blank=True, max_length=MAX_COMMENT_LENGTH, help_text="`return`: required, for all."
+    )
+
+
+class BatchItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    ok = serializers.BooleanField(help_text="Whether this check-in was decided.")
+    status = serializers.IntegerField(
+        help_text="What the single action would have answered: 200, or 400/403/404/409 with `reason`."
+    )
+    reason = serializers.CharField(help_text="Why it was refused, in Chinese; empty when `ok`.")
+    state = serializers.CharField(help_text="The check-in's state now; empty when not found.")
+    state_label = serializers.CharField()
+    assignee = serializers.CharField(help_text="Empty when not found in the user's scope.")
+    indicator = serializers.CharField()
+    version = serializers.IntegerField(allow_null=True)
+
+
+class BatchResultSerializer(serializers.Serializer):
+    action = serializers.CharField()
+    succeeded = serializers.IntegerField()
+    refused = serializers.IntegerField()
+    items = BatchItemSerializer(many=True, help_text="One per distinct id, in the order asked.")
+
+
 # --- moving an enterprise -------------------------------------------------------------------
 class EnterpriseMoveSerializer(serializers.Serializer):
     """A move of an enterprise to another county-level unit of its city (tasks.moves decides)."""

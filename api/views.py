@@ -13,7 +13,7 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, generics, mixins, status, viewsets
 from rest_framework.decorators import action, api_view, authentication_classes, permission_classes
 from rest_framework.exceptions import NotFound
@@ -30,7 +30,7 @@ from enterprises.inputs import profile_or_403
 from enterprises.models import Enterprise, Profile, Region
 from scoring import selectors as ranking_selectors
 from scoring.models import EnterpriseRanking
-from tasks import moves, services
+from tasks import batch, moves, services
 from tasks import selectors as task_selectors
 from tasks.evidence import ALLOWED_TYPES, attachment_response
 from tasks.models import Assignment, CheckIn, Evidence, Indicator, Period, ReviewEvent
@@ -296,6 +296,8 @@ class CheckInViewSet(IdempotentPostMixin, mixins.CreateModelMixin, ScopedReadOnl
     parser_classes = [MultiPartParser, FormParser, PortalJSONParser]
     # The actions that answer 413 when tasks.upload_handlers stopped their upload (api.schema).
     upload_actions = ("create",)
+    # A batch is one transaction per item: its Idempotency-Key is held while they run.
+    exclusive_actions = ("batch",)
     not_found = gettext_lazy("No such check-in.")
     review_actions = {
         "approve": Action.APPROVE,
@@ -404,6 +406,67 @@ class CheckInViewSet(IdempotentPostMixin, mixins.CreateModelMixin, ScopedReadOnl
             "reason",
             lambda checkin, hook, reason: services.reopen(request.user, checkin, reason, outcome_hook=hook),
         )
+
+    @extend_schema(
+        summary="Batch: approve (county office) or return (city office) many check-ins",
+        description=(
+            "Each check-in goes through the single action (`approve/`, `return/`) in its own transaction,"
+            " with its own review event and notification, and is refused on its own: one that someone"
+            " else decided first is `status` 409 in its item while the others go through; one outside"
+            " the user's scope is 404 (nothing about it is told). The answer is 200 with one item per"
+            " distinct id, in the order asked. The whole batch is refused before anything changes for a"
+            " bad body (400: no ids, more than 500, a missing `reason` for `return`) or a role that may"
+            " not take the action in a batch (403)."
+        ),
+        request=serializers.BatchReviewSerializer,
+        responses={200: serializers.BatchResultSerializer},
+        examples=[
+            OpenApiExample(
+                "Approve three",
+                request_only=True,
+                value={"action": "approve", "ids": [101, 102, 103], "comment": "材料齐全，同意上报"},
+            ),
+            OpenApiExample(
+                "Return two", request_only=True, value={"action": "return", "ids": [201, 202], "reason": "佐证材料不全"}
+            ),
+            OpenApiExample(
+                "One refused",
+                response_only=True,
+                status_codes=["200"],
+                value={
+                    "action": "approve",
+                    "succeeded": 1,
+                    "refused": 1,
+                    "items": [
+                        {
+                            "id": 101, "ok": True, "status": 200, "reason": "", "state": "pending_city_review",
+                            "state_label": "待市产改办审核", "assignee": "徐州云集港口有限公司",
+                            "indicator": "B01 开展劳动技能竞赛等技术提升措施", "version": 1,
+                        },
+                        {
+                            "id": 102, "ok": False, "status": 409, "reason": "已被他人处理（当前状态：已退回）。",
+                            "state": "returned", "state_label": "已退回", "assignee": "徐州恒达机械制造有限公司",
+                            "indicator": "B01 开展劳动技能竞赛等技术提升措施", "version": 2,
+                        },
+                    ],
+                },
+            ),
+        ],
+        tags=["workflow"],
+    )
+    @action(detail=False, methods=["post"])
+    def batch(self, request):
+        data = serializers.BatchReviewSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        try:
+            if values["action"] == "approve":
+                result = batch.batch_approve(request.user, values["ids"], values.get("comment", ""))
+            else:
+                result = batch.batch_return(request.user, values["ids"], values.get("reason", ""))
+        except DjangoValidationError as error:
+            raise FieldValidationError("comment" if values["action"] == "approve" else "reason", error) from None
+        return Response(serializers.BatchResultSerializer(result.as_dict()).data)
 
 
 # Every content type an evidence file can be served with.

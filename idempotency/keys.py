@@ -16,6 +16,7 @@ both change (or on the key's unique index) until the first commits, then meets a
 (the state moved on, or the key is taken) and is answered with the first one's outcome.
 """
 
+import contextlib
 import datetime
 import hashlib
 import json
@@ -27,7 +28,7 @@ from typing import Any, Callable
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -164,6 +165,15 @@ class Answer:
         self.outcome = outcome
 
 
+def recorded(user, key, path):
+    """The outcome the user's request to `path` recorded under `key`, or None (another user's
+    key, another path, a key never used or forgotten)."""
+    row = IdempotencyKey.objects.filter(user=user, key=str(key)[:MAX_KEY_LENGTH], path=path).first()
+    if row is None:
+        return None
+    return Outcome(status=row.status_code, body=row.response_body, redirect_to=row.redirect_to, message=row.message)
+
+
 def claim(user, key, method, path, *parts):
     """A Claim for a request of `user` carrying `key` (None without a key; ValidationError if
     the key is malformed). `parts` are the parsed body: data, files."""
@@ -195,6 +205,46 @@ def run(claim, perform: Callable[[], Any], replay: Callable[[Outcome], Any], con
                         claim.key, claim.user.pk)
             return replay(found)
         raise
+
+
+@contextlib.contextmanager
+def _exclusive(claim):
+    """Hold a PostgreSQL session lock named by the user and key while the block runs, so that a
+    second request with this key waits for the first to finish. (SQLite runs one writer at a time.)"""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    digest = hashlib.sha256(f"idempotency:{claim.user.pk}:{claim.key}".encode()).digest()
+    lock_id = int.from_bytes(digest[:8], "big", signed=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [lock_id])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [lock_id])
+
+
+def run_exclusive(claim, perform: Callable[[], Outcome], respond: Callable[[Outcome], Any]):
+    """Answer a request whose change is several transactions (a batch of reviews): no single
+    transaction can record its answer, so the key is held for the whole run instead, and the
+    answer recorded after the last transaction. A second request with the key waits for the
+    first, then gets its answer. `perform()` makes the change and returns its Outcome;
+    `respond(outcome)` answers it (`outcome.replayed` for a replay). A run cut short (a
+    crash) records nothing: its retry runs again and finds the items already done. Without a
+    claim (no key) this is `respond(perform())`."""
+    if claim is None:
+        return respond(perform())
+    with _exclusive(claim):
+        found = claim.previous()
+        if found is not None:
+            return respond(found)
+        outcome = perform()
+        try:
+            claim.record(outcome)
+        except KeyTaken:  # not under the lock (SQLite): the first request's answer is the answer
+            return respond(claim.previous())
+        return respond(outcome)
 
 
 def remove_old_keys(now=None):

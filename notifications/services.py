@@ -6,7 +6,9 @@ Notifications, and their e-mails (notifications/outbox.py), are written in the c
 transaction; the e-mails are sent once it commits.
 """
 
-from collections.abc import Iterable
+import contextlib
+import contextvars
+from collections.abc import Iterable, Iterator
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -18,6 +20,9 @@ from enterprises.models import Profile
 from . import outbox
 from .celery_tasks import send_outgoing_emails
 from .models import Notification, OutgoingEmail
+
+# While set, send_soon collects outbox ids instead of enqueueing (see coalesced_sends).
+_pending_sends = contextvars.ContextVar("pending_email_sends", default=None)
 
 
 def notify(user_ids: Iterable[int], kind: str, text: str, link: str = "") -> list[Notification]:
@@ -47,7 +52,26 @@ def queue_emails(notifications: Iterable[Notification]) -> list[OutgoingEmail]:
 
 def send_soon(email_ids: Iterable[int]) -> bool:
     """Enqueue the job that sends these rows now; never raises (the sweep sends them anyway)."""
+    pending = _pending_sends.get()
+    if pending is not None:
+        pending.extend(email_ids)
+        return True
     return broker.enqueue(send_outgoing_emails, (list(email_ids),), what="notification e-mails")
+
+
+@contextlib.contextmanager
+def coalesced_sends() -> Iterator[list[int]]:
+    """Within the block, the e-mails of many committed transactions are sent by one job, enqueued
+    at the end: bulk work (a batch of 200 reviews) costs one broker round-trip, not 200.
+    Wrap it around the transactions, so their on-commit hooks fire while it is open."""
+    pending = []
+    token = _pending_sends.set(pending)
+    try:
+        yield pending
+    finally:
+        _pending_sends.reset(token)
+        if pending:
+            broker.enqueue(send_outgoing_emails, (sorted(set(pending)),), what="notification e-mails")
 
 
 def office_user_ids(role: str, region_id: int | None) -> Iterable[int]:

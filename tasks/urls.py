@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import batch_views, views
 
 app_name = "tasks"
 
@@ -9,6 +9,9 @@ urlpatterns = [
     path("assignments/<int:pk>/", views.assignment_detail, name="assignment_detail"),
     path("assignments/<int:pk>/submit/", views.submit, name="submit"),
     path("review/", views.review_queue, name="review_queue"),
+    path("review/batch/", batch_views.batch_confirm, name="batch_confirm"),
+    path("review/batch/decide/", batch_views.batch_decide, name="batch_decide"),
+    path("review/batch/result/<str:token>/", batch_views.batch_result, name="batch_result"),
     path("checkins/<int:pk>/", views.checkin_detail, name="checkin_detail"),
     path("checkins/<int:pk>/approve/", views.approve, name="approve"),
     path("checkins/<int:pk>/return/", views.return_checkin, name="return_checkin"),

@@ -23,6 +23,7 @@ import html
 import io
 import json
 import re
+import uuid
 import zipfile
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -283,8 +284,27 @@ def _build_world():
     # Uploaded sheets waiting for their preview, of each city office.
     x.sheet_tokens = {key: _store_sheet(user) for key, user in (("city", u.city), ("nj", u.city2))}
 
+    # Batch results (their form tokens) of a county office and a city office; each batch's one
+    # item is scored already, so it is refused and nothing changes.
+    x.batch_tokens = {
+        "county": _record_batch(u.c1, "approve", x.checkin_e11),
+        "city": _record_batch(u.city, "return", x.checkin_e11),
+        "nj": _record_batch(u.city2, "return", x.checkin_f21),
+    }
+
     x.secrets = _secrets(x)
     return x
+
+
+def _record_batch(user, action, checkin):
+    client = Client()
+    client.force_login(user)
+    token = uuid.uuid4().hex
+    response = client.post(
+        reverse("tasks:batch_decide"), {"action": action, "ids": [checkin.pk], "text": "理由", "idempotency_key": token}
+    )
+    assert response.status_code == 302, response.content
+    return token
 
 
 def _store_sheet(user):
@@ -557,6 +577,13 @@ def items_sheet_tokens(x):
     ]
 
 
+def items_batch_tokens(x):
+    return [
+        Item({"token": token}, frozenset({role}) & frozenset(ROLES), f"batch of {role}")
+        for role, token in x.batch_tokens.items()
+    ]
+
+
 INT_GUESSES = ("0", "-1", str(2**31), str(2**63), "abc", "1.0", "1%20OR%201=1")
 
 
@@ -634,6 +661,8 @@ SPECS = {
         controls=post_control("city", lambda x: {"pk": x.checkin_e11.pk}, {}, {400}),
     ),
     "tasks:evidence_download": Spec(items_evidence, model=Evidence),
+    # a batch's result page: the token of the sender's form
+    "tasks:batch_result": Spec(items_batch_tokens, guesses=("0" * 32, "abc", "..%2F..%2Fetc%2Fpasswd", "%2e%2e")),
     # scoring
     "scoring:county_detail": Spec(items_counties_explained, model=Region),
     "scoring:enterprise_detail": Spec(lambda x: items_enterprises(x, "enterprise_id"), model=Enterprise),

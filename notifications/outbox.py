@@ -74,7 +74,7 @@ def write_emails(notifications: Iterable[Notification]) -> list[OutgoingEmail]:
                 created_at=now,
             )
         )
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # the caller's change fails as a whole (see services.notify)
         return OutgoingEmail.objects.bulk_create(rows)
 
 

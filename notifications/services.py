@@ -32,7 +32,9 @@ def notify(user_ids: Iterable[int], kind: str, text: str, link: str = "") -> lis
     if not user_ids:
         return []
     now = timezone.now()
-    with transaction.atomic():
+    # No savepoint inside the caller's transaction (a batch of reviews writes 200 of these):
+    # a failure here fails the caller's change as a whole, which is what it should do.
+    with transaction.atomic(savepoint=False):
         created = Notification.objects.bulk_create(
             [Notification(recipient_id=uid, kind=kind, text=text[:500], link=link, created_at=now) for uid in user_ids]
         )

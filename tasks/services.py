@@ -191,7 +191,8 @@ def _transition(user, checkin, action, clean_input, outcome_hook=None):
         checkin = (
             CheckIn.objects.visible_to(user)
             .select_for_update(of=("assignment", "self"))
-            .select_related("assignment__indicator", "assignment__period")
+            # The enterprise and county too: the event's notification names them.
+            .select_related("assignment__indicator", "assignment__period", "assignment__enterprise", "assignment__county")
             .get(pk=checkin.pk)
         )
         if checkin.assignment.period.is_closed:

@@ -127,6 +127,12 @@ def check_may_batch(user: AbstractBaseUser, action: str) -> Profile:
     return profile
 
 
+def action_for(profile: Profile | None) -> str | None:
+    """The action the profile's role may take in a batch, or None."""
+    role = getattr(profile, "role", None)
+    return next((action for action, batch_role in BATCH_ROLES.items() if batch_role == role), None)
+
+
 def selection(user: AbstractBaseUser, ids: Iterable[int]) -> dict[int, CheckIn]:
     """The chosen check-ins that are in the user's scope, by id, with what a list shows."""
     return {checkin.pk: checkin for checkin in CheckIn.objects.visible_to(user).with_related().filter(pk__in=list(ids))}

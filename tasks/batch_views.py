@@ -24,14 +24,10 @@ from .models import ReviewEvent
 
 Action = ReviewEvent.Action
 
-# The batch action a reviewing role takes from its queue.
-ROLE_ACTION = {role: action for action, role in batch.BATCH_ROLES.items()}
-
-
 def _action_for(request, data):
     """The batch action asked for (default: the role's); PermissionDenied for a role that may not."""
     profile = Profile.for_user(request.user)
-    action = data.get("action") or ROLE_ACTION.get(getattr(profile, "role", None), "")
+    action = data.get("action") or batch.action_for(profile) or ""
     if action not in batch.BATCH_ROLES:
         action = Action.APPROVE  # an unknown action is refused below like a role that may not
     batch.check_may_batch(request.user, action)
@@ -69,7 +65,8 @@ def _chosen_ids(request, profile, data, query):
     page, or every check-in that matches the queue's filter (the oldest MAX_BATCH of them)."""
     scope = data.get("scope", "")
     if scope == "all":
-        matching = selectors.review_queue(request.user, profile)
+        # The queue's own filter and order (tasks.queue): a bad filter value is a ValidationError.
+        matching = selectors.review_queue(request.user, profile, QueryDict(query))
         total = matching.count()
         return list(matching.values_list("pk", flat=True)[: batch.MAX_BATCH]), total
     ids = data.getlist("page_ids" if scope == "page" else "ids")

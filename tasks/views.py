@@ -15,7 +15,7 @@ from enterprises.inputs import messages_of
 from enterprises.models import Profile
 from idempotency import web
 
-from . import selectors, services
+from . import batch, selectors, services
 from .evidence import attachment_response
 from .forms import ApproveForm, ReopenForm, ReturnForm, ScoreForm, SubmitCheckInForm
 from .models import Evidence, ReviewEvent
@@ -149,6 +149,8 @@ def review_queue(request):
         total=total,
         queue_querystring=querystring,
         headers=_queue_headers(filters, querystring),
+        # The decision this role may take on many rows at once (tasks.batch), if any.
+        batch_action=batch.action_for(profile),
     )
     return render(request, "tasks/review_queue.html", context)
 

@@ -338,12 +338,57 @@ def test_roles_that_may_not_batch_get_403_on_every_batch_page(client, world, pen
     assert states(pending["c1"][:1]) == [S.PENDING_COUNTY_REVIEW]
 
 
+def _hidden_ids(response):
+    return [int(v) for v in re.findall(r'<input type="hidden" name="ids" value="(\d+)"', response.content.decode())]
+
+
 def test_all_that_match_takes_every_waiting_checkin_of_the_queue(client, world, pending):
     client.force_login(world.county_users[0])
     response = client.post(reverse("tasks:batch_confirm"), {"scope": "all", "action": "approve"})
     assert response.status_code == 200
-    hidden = [int(v) for v in re.findall(r'name="ids" value="(\d+)"', response.content.decode())]
-    assert sorted(hidden) == sorted(ids_of(pending["c1"]))
+    assert sorted(_hidden_ids(response)) == sorted(ids_of(pending["c1"]))
+
+
+def test_all_that_match_uses_the_queues_filter(client, world, pending):
+    client.force_login(world.county_users[0])
+    b02 = [c for c in pending["c1"] if c.assignment.indicator.code == "B02"]
+    indicator = b02[0].assignment.indicator
+    url = reverse("tasks:batch_confirm") + f"?indicator={indicator.pk}"
+    response = client.post(url, {"scope": "all", "action": "approve"})
+    assert response.status_code == 200
+    assert sorted(_hidden_ids(response)) == sorted(ids_of(b02)) and len(b02) == 2
+    # The filter travels on: the confirmation's way back is the filtered queue.
+    assert f"indicator={indicator.pk}" in response.content.decode()
+    # A bad filter value is a 400 with the queue's message, nothing listed.
+    bad = client.post(reverse("tasks:batch_confirm") + "?version=abc", {"scope": "all", "action": "approve"})
+    assert bad.status_code == 400 and _hidden_ids(bad) == []
+
+
+def test_the_queue_offers_checkboxes_in_a_form_that_works_without_script(client, world, pending):
+    client.force_login(world.county_users[0])
+    page = client.get(reverse("tasks:review_queue")).content.decode()
+    assert '<form id="batch-form"' in page
+    boxes = [int(v) for v in re.findall(r'name="ids" value="(\d+)" form="batch-form"', page)]
+    assert sorted(boxes) == sorted(ids_of(pending["c1"]))
+    assert 'name="scope" value="page"' in page and "js/batch-select.js" in page
+    # Ticked rows (as a browser without script sends them) reach the confirmation.
+    chosen = ids_of(pending["c1"][1:3])
+    confirm = client.post(reverse("tasks:batch_confirm"), {"scope": "selected", "action": "approve", "ids": chosen})
+    assert _hidden_ids(confirm) == chosen
+    # "All on this page": the page's ids.
+    page_ids = ids_of(pending["c1"][:4])
+    confirm = client.post(reverse("tasks:batch_confirm"), {"scope": "page", "action": "approve", "page_ids": page_ids})
+    assert _hidden_ids(confirm) == page_ids
+
+
+def test_roles_without_a_batch_see_no_checkboxes(client, world, pending):
+    services.submit_checkin(world.county_users[0], world.period.assignments.get(
+        county=world.counties[0], enterprise__isnull=True), "县区自评", [f.pdf_upload()])
+    client.force_login(world.city_user)
+    page = client.get(reverse("tasks:review_queue")).content.decode()
+    assert 'value="return"' in page  # the city office batches returns
+    client.force_login(world.observer)
+    assert client.get(reverse("tasks:review_queue")).status_code == 403
 
 
 # --- the API ---------------------------------------------------------------------------------

@@ -42,13 +42,14 @@ if urllib.parse.urlsplit(DATABASE_URL).scheme not in ("postgres", "postgresql"):
     pytest.skip("backup and restore need DATABASE_URL to be PostgreSQL", allow_module_level=True)
 
 # Submits one check-in through the workflow service as the enterprise's liaison, with the
-# file named by EVIDENCE_PATH; prints the evidence row's id as the last line.
+# file named by EVIDENCE_PATH; its county office returns it and the liaison resubmits keeping
+# the file, so two rows name one stored file. Prints the evidence row's id as the last line.
 SUBMIT_SCRIPT = """
 import json, os
 from django.core.files.uploadedfile import SimpleUploadedFile
 from enterprises.models import Profile
 from tasks.models import Assignment, AssignmentState
-from tasks.services import submit_checkin
+from tasks.services import return_checkin, submit_checkin
 
 assignment = (
     Assignment.objects.filter(enterprise__isnull=False, state=AssignmentState.NOT_SUBMITTED)
@@ -58,7 +59,11 @@ profile = Profile.objects.get(role=Profile.Role.ENTERPRISE_LIAISON, enterprise=a
 content = open(os.environ["EVIDENCE_PATH"], "rb").read()
 upload = SimpleUploadedFile("backup-round-trip.pdf", content, content_type="application/pdf")
 checkin = submit_checkin(profile.user, assignment, "Evidence kept through a backup and a restore.", [upload])
-print(json.dumps({"evidence": checkin.evidence.get().pk}))
+evidence = checkin.evidence.get()
+county_office = Profile.objects.filter(role=Profile.Role.COUNTY_OFFICE, region=assignment.county_id).first().user
+return_checkin(county_office, checkin, "Returned to be resubmitted with the same file.")
+submit_checkin(profile.user, assignment, "The same file, kept.", [], keep=[evidence.pk])
+print(json.dumps({"evidence": evidence.pk}))
 """
 
 
@@ -228,8 +233,11 @@ def test_backup_folder_holds_dump_files_and_a_manifest_matching_the_source(backu
     assert (backup.folder / "database.dump").stat().st_size > 0
     assert int(written["checkins"]) == count(backup.source, "tasks_checkin") > 0
     assert int(written["evidence_rows"]) == count(backup.source, "tasks_evidence")
-    # seed_demo's evidence plus ours, and nothing missing.
-    assert int(written["media_files"]) == int(written["evidence_rows"])
+    # seed_demo's evidence plus ours (one stored file named by two rows), and nothing missing.
+    assert int(written["media_files"]) == admin_query(
+        "SELECT count(DISTINCT file) FROM tasks_evidence", database=backup.source
+    )[0][0]
+    assert int(written["media_files"]) == int(written["evidence_rows"]) - 1
     assert written["evidence_files_missing"] == "0"
     sha = subprocess.run(["sha256sum", str(backup.folder / "media.tar.gz")], capture_output=True, text=True)
     assert written["media.tar.gz.sha256"] == sha.stdout.split()[0]

@@ -102,7 +102,7 @@ class EvidenceFileMixin:
 
 class EvidenceInline(EvidenceFileMixin, ReadOnlyInline):
     model = Evidence
-    fields = ("download", "size", "content_type", "sha256", "uploaded_at")
+    fields = ("download", "size", "content_type", "sha256", "uploaded_at", "carried_from")
     readonly_fields = fields
 
 
@@ -155,7 +155,7 @@ class EvidenceAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, EvidenceFileMixin, adm
     search_fields = ("original_name", "sha256", "checkin__assignment__enterprise__name")
     list_filter = ("content_type",)
     list_select_related = ("checkin__assignment__enterprise", "checkin__assignment__county")
-    fields = ("checkin", "download", "original_name", "size", "content_type", "sha256", "uploaded_at")
+    fields = ("checkin", "download", "original_name", "size", "content_type", "sha256", "uploaded_at", "carried_from")
     readonly_fields = fields
     date_hierarchy = "uploaded_at"
     scope_enterprise = "checkin__assignment__enterprise"

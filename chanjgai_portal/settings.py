@@ -222,6 +222,11 @@ DATA_UPLOAD_MAX_NUMBER_FILES = EVIDENCE_MAX_FILES + 1
 # e.g. "/protected-media/": downloads answer with X-Accel-Redirect and nginx sends the file
 # from an `internal` location aliased to MEDIA_ROOT (local storage only).
 EVIDENCE_X_ACCEL_PREFIX = os.environ.get("EVIDENCE_X_ACCEL_PREFIX", "").strip()
+# Evidence previews (tasks.previews), made by a job after the check-in commits: a PDF's first
+# EVIDENCE_PREVIEW_MAX_PAGES pages become page images (the rest: download the file); an image
+# larger than EVIDENCE_PREVIEW_MAX_PIXELS (a decompression bomb) gets no preview.
+EVIDENCE_PREVIEW_MAX_PAGES = int(os.environ.get("EVIDENCE_PREVIEW_MAX_PAGES", "50"))
+EVIDENCE_PREVIEW_MAX_PIXELS = int(os.environ.get("EVIDENCE_PREVIEW_MAX_PIXELS", str(60_000_000)))
 
 
 def file_storage(environ):
@@ -535,6 +540,11 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-pending-exports": {
         "task": "scoring.sweep_pending_exports",
         "schedule": float(os.environ.get("EXPORT_SWEEP_EVERY", "60")),
+    },
+    # Evidence previews whose job was never enqueued (tasks.previews).
+    "sweep-pending-previews": {
+        "task": "tasks.sweep_pending_previews",
+        "schedule": float(os.environ.get("PREVIEW_SWEEP_EVERY", "300")),
     },
 }
 # Notification e-mails (notifications/outbox.py): a failed send is tried again OUTBOX_RETRY_BASE

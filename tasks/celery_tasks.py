@@ -1,8 +1,10 @@
-"""Celery jobs of the tasks app: the housekeeping of stored files (tasks.evidence_audit)."""
+"""Celery jobs of the tasks app: the housekeeping of stored files (tasks.evidence_audit) and
+the evidence previews (tasks.previews)."""
 
 from celery import shared_task
 
 from .evidence_audit import audit_files, sweep_staged_files
+from .previews import make_previews, sweep_pending
 
 
 @shared_task(name="tasks.sweep_staged_evidence_files")
@@ -19,3 +21,16 @@ def audit_evidence_files():
     result = audit_files()
     return {"files": result.files_checked, "rows": result.rows_checked,
             "unknown_files": len(result.unknown_files), "rows_without_file": len(result.rows_without_file)}
+
+
+@shared_task(name="tasks.make_evidence_previews")
+def make_evidence_previews(evidence_ids):
+    """Make the thumbnails and page images of these evidence files (tasks.previews); a file
+    that has them already is left alone, so a redelivered job changes nothing."""
+    return {str(pk): make_previews(pk) for pk in evidence_ids}
+
+
+@shared_task(name="tasks.sweep_pending_previews")
+def sweep_pending_previews():
+    """Make the previews whose job was never enqueued (Redis down at submission)."""
+    return {"tried": sweep_pending()}

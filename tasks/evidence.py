@@ -49,6 +49,17 @@ ALLOWED_TYPES = {
     ".xls": (XLS, _OLE),
 }
 
+# A short name of each kind for the page (the evidence gallery).
+TYPE_LABELS = {
+    PDF: "PDF", JPEG: "JPG", PNG: "PNG", DOCX: "Word", DOC: "Word", XLSX: "Excel", XLS: "Excel", PPTX: "PowerPoint",
+}
+
+
+def type_label(content_type):
+    """PDF, JPG, PNG, Word, Excel or PowerPoint; "" for anything else."""
+    return TYPE_LABELS.get(content_type, "")
+
+
 ALLOWED_LABEL = "PDF、JPG、PNG、Word(DOC/DOCX)、Excel(XLS/XLSX)、PowerPoint(PPTX)"
 
 # The part an Office Open XML package of each kind cannot do without.
@@ -288,3 +299,32 @@ def attachment_response(field_file, name, content_type):
         raise Http404(_("The file is missing from storage.")) from None
     response = FileResponse(handle, as_attachment=True, filename=name, content_type=content_type)
     return _download_headers(response, name, content_type)
+
+
+# The only types a preview is served as; a row naming anything else is served as nothing.
+_PREVIEW_TYPES = frozenset({"image/jpeg", "image/png"})
+
+
+def preview_response(field_file, content_type, name):
+    """Serve a preview image (re-encoded by tasks.previews, never an uploaded file's bytes)
+    inline, under a strict image type that the browser may not sniff past.
+
+    The caller has already checked the user may see the evidence it was made from. Cached by
+    the user's browser only (private): a preview never changes once made.
+    """
+    from django.http import FileResponse, Http404
+    from django.utils.http import content_disposition_header
+
+    if content_type not in _PREVIEW_TYPES:
+        raise Http404(_("No preview of this file."))
+    try:
+        handle = field_file.open("rb")
+    except (FileNotFoundError, ValueError):
+        raise Http404(_("The file is missing from storage.")) from None
+    response = FileResponse(handle, content_type=content_type)
+    response["Content-Type"] = content_type
+    response["Content-Disposition"] = content_disposition_header(False, name)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, max-age=86400"
+    return response

@@ -14,6 +14,8 @@ from django.utils.translation import gettext_lazy as _
 
 from enterprises.models import CityQuerySet, Enterprise, Profile, Region, ScopedQuerySet
 
+from .evidence import type_label
+
 
 class CheckInState(models.TextChoices):
     PENDING_COUNTY_REVIEW = "pending_county_review", _("Pending county review")
@@ -347,6 +349,13 @@ def evidence_upload_to(instance, filename):
     return f"evidence/{now:%Y/%m}/{uuid.uuid4().hex}{suffix}"
 
 
+class PreviewState(models.TextChoices):
+    PENDING = "pending", _("Preview being made")
+    READY = "ready", _("Preview ready")
+    NONE = "none", _("No preview for this type")
+    FAILED = "failed", _("No preview: the file could not be read")
+
+
 class EvidenceQuerySet(ScopedQuerySet):
     scope_enterprise = "checkin__assignment__enterprise"
     scope_county = "checkin__assignment__county"
@@ -377,6 +386,12 @@ class Evidence(models.Model):
         blank=True,
         related_name="carried_into",
     )
+    # The previews (tasks.previews) are derived and regenerable: made by a job after the
+    # check-in commits, never while the upload waits.
+    preview_state = models.CharField(
+        _("preview"), max_length=16, choices=PreviewState.choices, default=PreviewState.PENDING
+    )
+    page_count = models.PositiveIntegerField(_("pages"), null=True, blank=True)
 
     objects = EvidenceQuerySet.as_manager()
 
@@ -396,6 +411,52 @@ class Evidence(models.Model):
         """The row whose bytes and previews this file shows: the uploaded row it was kept
         from, or itself."""
         return self.carried_from if self.carried_from_id is not None else self
+
+    @property
+    def type_label(self):
+        """PDF, JPG, PNG, Word, Excel or PowerPoint."""
+        return type_label(self.content_type)
+
+    @property
+    def previewable(self):
+        return self.preview_state in (PreviewState.PENDING, PreviewState.READY)
+
+
+def preview_upload_to(instance, filename):
+    """Previews are stored under generated names next to nothing else: `previews/YYYY/MM/…`."""
+    now = timezone.now()
+    return f"previews/{now:%Y/%m}/{uuid.uuid4().hex}{PurePosixPath(filename).suffix.lower()[:10]}"
+
+
+class EvidencePreview(models.Model):
+    """One re-encoded image made from an evidence file: its thumbnail, or the view image of
+    page N (an image file has one page; a PDF one per page, up to a cap)."""
+
+    class Kind(models.TextChoices):
+        THUMB = "thumb", _("thumbnail")
+        PAGE = "page", _("page")
+
+    evidence = models.ForeignKey(
+        Evidence, verbose_name=_("evidence file"), on_delete=models.CASCADE, related_name="previews"
+    )
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    page = models.PositiveIntegerField(_("page"), default=1)
+    file = models.FileField(_("file"), upload_to=preview_upload_to, max_length=255)
+    content_type = models.CharField(_("content type"), max_length=32, default="image/jpeg")
+    width = models.PositiveIntegerField(_("width"))
+    height = models.PositiveIntegerField(_("height"))
+    bytes = models.PositiveIntegerField(_("size (bytes)"))
+
+    class Meta:
+        verbose_name = _("evidence preview")
+        verbose_name_plural = _("evidence previews")
+        ordering = ["evidence", "kind", "page"]
+        constraints = [
+            models.UniqueConstraint(fields=["evidence", "kind", "page"], name="evidence_preview_unique_page"),
+        ]
+
+    def __str__(self):
+        return f"{self.evidence_id} {self.kind} {self.page}"
 
 
 class ReviewEventQuerySet(ScopedQuerySet):

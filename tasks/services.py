@@ -29,10 +29,19 @@ from enterprises.inputs import MAX_COMMENT_LENGTH, MAX_DESCRIPTION_LENGTH, clean
 # recompute when a score or reopen changes points. Nothing else in tasks imports scoring.
 from scoring import recompute
 
-from . import workflow
+from . import previews, workflow
 from .evidence import inspect_upload, validate_upload_count
 from .evidence_files import staged_files
-from .models import Assignment, AssignmentState, CheckIn, CheckInState, Evidence, Period, ReviewEvent
+from .models import (
+    Assignment,
+    AssignmentState,
+    CheckIn,
+    CheckInState,
+    Evidence,
+    Period,
+    PreviewState,
+    ReviewEvent,
+)
 from .notify import notify_checkin_event
 from .workflow import WorkflowError
 
@@ -72,7 +81,10 @@ def submit_checkin(
     with staged_files() as staged:
         evidence = []
         for upload, name, content_type, sha256 in inspected:
-            item = Evidence(original_name=name, size=upload.size, content_type=content_type, sha256=sha256)
+            item = Evidence(
+                original_name=name, size=upload.size, content_type=content_type, sha256=sha256,
+                preview_state=previews.initial_state(content_type),
+            )
             staged.save(item.file, name, upload)
             evidence.append(item)
         with transaction.atomic():
@@ -125,6 +137,10 @@ def _carried(row):
         sha256=row.sha256,
         uploaded_at=source.uploaded_at,
         carried_from=source,
+        # It shows its source's previews (tasks.previews): settled once they are; while they
+        # are still being made, the job settles this row with them.
+        preview_state=source.preview_state,
+        page_count=source.page_count,
     )
 
 
@@ -157,6 +173,8 @@ def _create_version(user, profile, assignment, description, evidence, keep_ids=(
     for item in evidence:
         item.checkin = checkin
     Evidence.objects.bulk_create(evidence)
+    # Thumbnails and page images are made by a job once this version has committed.
+    previews.make_soon(item.pk for item in evidence if item.preview_state == PreviewState.PENDING)
     event = ReviewEvent.objects.create(
         checkin=checkin,
         action=ReviewEvent.Action.SUBMIT,

@@ -18,4 +18,7 @@ urlpatterns = [
     path("checkins/<int:pk>/score/", views.score, name="score"),
     path("checkins/<int:pk>/reopen/", views.reopen, name="reopen"),
     path("evidence/<int:pk>/", views.evidence_download, name="evidence_download"),
+    path("evidence/<int:pk>/preview/", views.evidence_preview_status, name="evidence_preview_status"),
+    path("evidence/<int:pk>/thumb/", views.evidence_thumb, name="evidence_thumb"),
+    path("evidence/<int:pk>/pages/<int:page>/", views.evidence_page, name="evidence_page"),
 ]

@@ -5,7 +5,7 @@ a ValidationError re-renders the page with status 400 and nothing changed."""
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, QueryDict
+from django.http import Http404, JsonResponse, QueryDict
 from django.shortcuts import render, resolve_url
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
@@ -15,10 +15,10 @@ from enterprises.inputs import messages_of
 from enterprises.models import Profile
 from idempotency import web
 
-from . import batch, selectors, services
-from .evidence import attachment_response
+from . import batch, previews, selectors, services
+from .evidence import attachment_response, preview_response
 from .forms import ApproveForm, ReopenForm, ReturnForm, ScoreForm, SubmitCheckInForm
-from .models import Evidence, ReviewEvent
+from .models import Evidence, EvidencePreview, PreviewState, ReviewEvent
 from .upload_handlers import upload_refusal
 from .workflow import WorkflowError
 
@@ -290,3 +290,69 @@ def evidence_download(request, pk):
     except Evidence.DoesNotExist:
         raise Http404(_("No such file.")) from None
     return attachment_response(evidence.file, evidence.original_name, evidence.content_type)
+
+
+def _visible_evidence(request, pk):
+    """The evidence file if the user may download it: previews are checked exactly like downloads."""
+    try:
+        return previews.visible_evidence(request.user, pk)
+    except Evidence.DoesNotExist:
+        raise Http404(_("No such file.")) from None
+
+
+def _preview(request, pk, kind, page=1):
+    evidence = _visible_evidence(request, pk)
+    try:
+        preview = previews.preview_of(evidence, kind, page)
+    except EvidencePreview.DoesNotExist:
+        raise Http404(_("No preview of this file.")) from None
+    return preview_response(preview.file, preview.content_type, f"{kind}-{page}.jpg")
+
+
+@require_safe
+@login_required
+def evidence_thumb(request, pk):
+    """The thumbnail (a re-encoded JPEG) of an evidence file the user may download."""
+    return _preview(request, pk, EvidencePreview.Kind.THUMB)
+
+
+@require_safe
+@login_required
+def evidence_page(request, pk, page):
+    """The view image of page `page` (an image file has one) of an evidence file."""
+    return _preview(request, pk, EvidencePreview.Kind.PAGE, page)
+
+
+@require_safe
+@login_required
+def evidence_preview_status(request, pk):
+    """The preview state and page images of an evidence file, for the viewer and its polling."""
+    evidence = _visible_evidence(request, pk)
+    state = evidence.preview_state
+    pages = []
+    if state == PreviewState.READY:
+        pages = [
+            {
+                "page": p.page,
+                "url": resolve_url("tasks:evidence_page", pk=evidence.pk, page=p.page),
+                "width": p.width,
+                "height": p.height,
+            }
+            for p in previews.pages_of(evidence)
+        ]
+    response = JsonResponse(
+        {
+            "id": evidence.pk,
+            "state": state,
+            "state_label": str(evidence.get_preview_state_display()),
+            "name": evidence.original_name,
+            "type": previews.type_label(evidence.content_type),
+            "size": evidence.size,
+            "page_count": evidence.page_count,
+            "pages": pages,
+            "thumb": resolve_url("tasks:evidence_thumb", pk=evidence.pk) if state == PreviewState.READY else None,
+            "download": resolve_url("tasks:evidence_download", pk=evidence.pk),
+        }
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response

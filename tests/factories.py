@@ -218,3 +218,32 @@ def pdf_upload(name="方案.pdf", content=PDF_BYTES):
 
 def png_upload(name="现场照片.png"):
     return SimpleUploadedFile(name, b"\x89PNG\r\n\x1a\n" + b"\0" * 32, content_type="image/png")
+
+
+def real_pdf_bytes(pages=1, size=(300, 420)):
+    """A valid PDF of `pages` pages (Pillow's PDF writer), which pdfium renders: for previews."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    images = []
+    for number in range(pages):
+        image = Image.new("RGB", size, (255, 255, 255))
+        ImageDraw.Draw(image).rectangle((20, 20 + 10 * number, size[0] - 20, 60 + 10 * number), fill=(178, 34, 34))
+        images.append(image)
+    buffer = io.BytesIO()
+    images[0].save(buffer, "PDF", save_all=True, append_images=images[1:])
+    return buffer.getvalue()
+
+
+def image_bytes(fmt="JPEG", size=(400, 300), colour=(40, 90, 200), exif=None, mode="RGB"):
+    """A valid JPEG or PNG of `size`, optionally with EXIF (e.g. an orientation tag 0x0112)."""
+    import io
+
+    from PIL import Image
+
+    image = Image.new(mode, size, colour)
+    buffer = io.BytesIO()
+    extra = {"exif": exif} if exif is not None else {}
+    image.save(buffer, fmt, **extra)
+    return buffer.getvalue()

@@ -54,7 +54,7 @@ from spreadsheets.exports import jobs as export_jobs
 from spreadsheets.imports.services import template_workbook
 from spreadsheets.imports.uploads import store_upload
 from spreadsheets.models import ExportJob
-from tasks import moves, services
+from tasks import moves, previews, services
 from tasks.models import Assignment, CheckIn, EnterpriseMove, Evidence, Indicator, Period, ReviewEvent
 from tasks.services import generate_assignments
 
@@ -117,7 +117,11 @@ class Item:
 
 
 def _pdf(name):
-    return f.pdf_upload(name)
+    # A real PDF (the same bytes everywhere: rendered once), so that evidence has previews.
+    return f.pdf_upload(name, content=_REAL_PDF)
+
+
+_REAL_PDF = f.real_pdf_bytes()
 
 
 def _checkin(user, assignment, code):
@@ -291,6 +295,9 @@ def _build_world():
         "city": _record_batch(u.city, "return", x.checkin_e11),
         "nj": _record_batch(u.city2, "return", x.checkin_f21),
     }
+    # The evidence previews, as the job makes them after each submission commits.
+    for evidence_id in Evidence.objects.values_list("pk", flat=True):
+        previews.make_previews(evidence_id)
 
     x.secrets = _secrets(x)
     return x
@@ -481,6 +488,11 @@ def items_evidence(x):
     ]
 
 
+def items_evidence_with_previews(x, **extra):
+    ready = set(Evidence.objects.filter(preview_state="ready").values_list("pk", flat=True))
+    return [Item({**item.params, **extra}, item.seen_by, item.label) for item in items_evidence(x) if item.params["pk"] in ready]
+
+
 def items_enterprises(x, key="pk"):
     return [Item({key: e.pk}, scoped_roles(x, e, e.county), e.name) for e in Enterprise.objects.select_related("county")]
 
@@ -663,6 +675,9 @@ SPECS = {
     "tasks:evidence_download": Spec(items_evidence, model=Evidence),
     # a batch's result page: the token of the sender's form
     "tasks:batch_result": Spec(items_batch_tokens, guesses=("0" * 32, "abc", "..%2F..%2Fetc%2Fpasswd", "%2e%2e")),
+    "tasks:evidence_preview_status": Spec(items_evidence, model=Evidence),
+    "tasks:evidence_thumb": Spec(items_evidence_with_previews, model=Evidence),
+    "tasks:evidence_page": Spec(lambda x: items_evidence_with_previews(x, page=1), model=Evidence),
     # scoring
     "scoring:county_detail": Spec(items_counties_explained, model=Region),
     "scoring:enterprise_detail": Spec(lambda x: items_enterprises(x, "enterprise_id"), model=Enterprise),

@@ -11,6 +11,7 @@ from demo.management.commands.seed_demo import demo_enterprises
 from enterprises.credit_code import is_valid
 from enterprises.models import Enterprise, Profile, Region
 from scoring.models import RankingSnapshot
+from tasks import previews
 from tasks.models import Assignment, CheckIn, Evidence, Indicator, Period, ReviewEvent
 
 User = get_user_model()
@@ -133,7 +134,13 @@ def test_seed_pushes_some_checkins_through_every_step_of_the_workflow(seeded):
     assert states == {"pending_county_review", "pending_city_review", "returned", "scored"}
     assert ReviewEvent.objects.filter(action="return").exclude(comment="").exists()
     assert CheckIn.objects.filter(version=2).exists()  # resubmitted after a return
-    assert Evidence.objects.count() == CheckIn.objects.count()
+    # Each check-in has a real PDF and a photo, so that the demo shows previews.
+    assert Evidence.objects.count() == 2 * CheckIn.objects.count()
+    assert set(Evidence.objects.values_list("content_type", flat=True)) == {"application/pdf", "image/jpeg"}
+    pdf = Evidence.objects.filter(content_type="application/pdf").first()
+    with pdf.file.open("rb") as handle:
+        page_count, images = previews.render(pdf.content_type, handle.read())
+    assert page_count >= 2 and len(images) == page_count + 1
     assert CheckIn.objects.filter(assignment__enterprise__isnull=True).exists()  # county offices too
     progressed = Assignment.objects.filter(period=period, enterprise__isnull=False).exclude(state="not_submitted")
     share = progressed.values("enterprise").distinct().count() / 120

@@ -10,6 +10,7 @@ through the real workflow services, only on the first run (while the period has 
 import datetime
 import random
 import time
+import zlib
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -22,6 +23,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from demo import data
+from demo.evidence_samples import sample_pdf, sample_photo
 from enterprises.credit_code import ALPHABET, make_code
 from enterprises.models import Enterprise, Profile, Region
 from scoring import recompute
@@ -121,9 +123,31 @@ def _enterprise_name(rng, taken, index, county, size):
     return f"徐州{rng.choice(words)}{rng.choice(data.INDUSTRIES)}第{index}分公司"
 
 
-def _demo_pdf(title, version):
-    body = f"%PDF-1.4\n% demo evidence: {title} v{version}\n%%EOF\n".encode()
-    return SimpleUploadedFile(f"{title[:24]}佐证材料.pdf", body, content_type="application/pdf")
+# A few real files (tasks.previews makes their thumbnails and page images) shared by every demo
+# check-in: each is stored per check-in, and its previews are rendered once (same bytes).
+DEMO_FILE_VARIANTS = 4
+
+
+def _demo_files(title, version):
+    """A PDF of 2-3 pages and a photo, as the real liaisons upload (chosen by the title, so
+    that the seed's random sequence, and with it the demo, stays as it was)."""
+    variant = zlib.crc32(f"{title} {version}".encode()) % DEMO_FILE_VARIANTS
+    pdf = _sample(("pdf", variant), lambda: sample_pdf(variant, heading=f"Evidence {variant + 1}"))
+    photo = _sample(("photo", variant), lambda: sample_photo(variant))
+    name = title[:24]
+    return [
+        SimpleUploadedFile(f"{name}佐证材料{'' if version == 1 else '（补充）'}.pdf", pdf, content_type="application/pdf"),
+        SimpleUploadedFile(f"{name}现场照片.jpg", photo, content_type="image/jpeg"),
+    ]
+
+
+_SAMPLES = {}
+
+
+def _sample(key, make):
+    if key not in _SAMPLES:
+        _SAMPLES[key] = make()
+    return _SAMPLES[key]
 
 
 class Command(BaseCommand):
@@ -365,7 +389,7 @@ class Command(BaseCommand):
         """Take one assignment to `outcome` through the services, as the real users would."""
         title = assignment.indicator.title.replace("“", "").replace("”", "")
         checkin = services.submit_checkin(
-            submitter, assignment, rng.choice(data.CHECKIN_DESCRIPTIONS), [_demo_pdf(title, 1)]
+            submitter, assignment, rng.choice(data.CHECKIN_DESCRIPTIONS), _demo_files(title, 1)
         )
         if outcome == "pending_county" and county_reviewer:
             return
@@ -380,7 +404,7 @@ class Command(BaseCommand):
             services.return_checkin(city_user, checkin, rng.choice(data.RETURN_REASONS))
             if outcome == "resubmitted":
                 services.submit_checkin(
-                    submitter, assignment, "已按退回意见补充材料，请重新审核。", [_demo_pdf(title, 2)]
+                    submitter, assignment, "已按退回意见补充材料，请重新审核。", _demo_files(title, 2)
                 )
             return
         max_points = assignment.indicator.max_points

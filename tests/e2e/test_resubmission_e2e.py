@@ -117,6 +117,10 @@ def test_resubmission_form_fits_a_phone(world, returned, page, login, live_url, 
         box = page.locator(target).first.bounding_box()
         assert box["height"] >= 44, target
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    # Each kept file reads as its name over "保留此文件 · size", not squeezed into one line.
+    name = page.locator(".keep-files__name").first.bounding_box()
+    meta = page.locator(".keep-files__meta").first.bounding_box()
+    assert meta["y"] >= name["y"] + name["height"] - 1 and abs(meta["x"] - name["x"]) < 1
     page.locator("#submit").scroll_into_view_if_needed()
     screenshot(page, "resubmit-form-390", full_page=False)
     assert reverse("tasks:submit", args=[returned.assignment.pk]) in page.locator("form.upload-form").get_attribute(

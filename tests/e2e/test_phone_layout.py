@@ -128,18 +128,31 @@ def _context_page(browser, live_server, viewport):
     return context, page
 
 
-@pytest.mark.parametrize("role", ROLES)
-def test_every_main_page_fits_a_phone_as_cards_with_touch_sized_targets(browser, live_server, pages, role):
+def _phone_problems(browser, live_server, pages, role, shot_prefix):
     context, page = _context_page(browser, live_server, PHONE)
     problems = []
     try:
         for label, path in visit_main_pages(page, role, pages):
             for problem in page.evaluate(PHONE_PROBLEMS_JS, MIN_TARGET):
                 problems.append(f"{label} ({path}): {problem}")
-            save_screenshot(page, f"phone-{role}-{label}")
+            save_screenshot(page, f"{shot_prefix}-{role}-{label}")
     finally:
         context.close()
+    return problems
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_main_page_fits_a_phone_as_cards_with_touch_sized_targets(browser, live_server, pages, role):
+    problems = _phone_problems(browser, live_server, pages, role, "phone")
     assert not problems, f"{USERNAMES[role]} on a 390×844 phone:\n" + "\n".join(problems)
+
+
+def test_the_county_offices_pages_fit_a_phone_in_large_text_mode_too(browser, live_server, pages):
+    from enterprises.models import Profile
+
+    Profile.objects.filter(user__username=USERNAMES["county"]).update(large_text=True)
+    problems = _phone_problems(browser, live_server, pages, "county", "phone-large-text")
+    assert not problems, "county01 on a 390×844 phone in 大字模式:\n" + "\n".join(problems)
 
 
 @pytest.mark.parametrize("role", ROLES)

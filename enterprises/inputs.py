@@ -25,6 +25,15 @@ def messages_of(error: Exception) -> list[str]:
     return [str(message) for message in messages] if messages else [str(error)]
 
 
+def show_on_field(form, field, error) -> None:
+    """Put a service's ValidationError on the form field it is about (the web views name it, as
+    the API's views do for FieldValidationError): the field is then rendered aria-invalid and
+    described by its error (includes/field_errors.html). No field, or one the form lacks: the
+    error stays in the summary above the form only."""
+    if field and field in form.fields and field not in form.errors:
+        form.add_error(field, messages_of(error))
+
+
 def refuse_nul(value, field_label):
     """ValidationError (in Chinese) when `value` holds a NUL character: PostgreSQL cannot
     store one in a text column, so it would otherwise fail at the query (a 500)."""

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from chanjgai_portal.paginator import page_of
-from enterprises.inputs import messages_of
+from enterprises.inputs import messages_of, show_on_field
 from enterprises.models import Profile
 from tasks import selectors as task_selectors
 from tasks.evidence import attachment_response
@@ -22,6 +22,11 @@ from tasks.upload_handlers import upload_refusal
 from . import cases, needs, publishing, selectors
 from .forms import ExampleCaseForm, NeedForm, NeedReplyForm, NoticeForm
 from .models import NeedState, Notice, NoticeAttachment
+
+
+def _first_blank(data, *names):
+    """The first of the named inputs left blank (the one a service's "is required" is about)."""
+    return next((name for name in names if not data.get(name, "").strip()), None)
 
 
 def _form_errors(form):
@@ -65,6 +70,8 @@ def notice_create(request):
             data["files"],
         )
     except ValidationError as error:
+        # publish_notice checks the title, then the body, then the audience.
+        show_on_field(form, _first_blank(request.POST, "title", "body"), error)
         return render(
             request, "notices/notice_form.html", {"form": form, "errors": messages_of(error)}, status=400
         )
@@ -162,6 +169,7 @@ def need_create(request):
             request.user, form.cleaned_data["category"], form.cleaned_data["text"], form.cleaned_data["attachment"]
         )
     except ValidationError as error:
+        show_on_field(form, _first_blank(request.POST, "text"), error)
         return render(request, "notices/need_form.html", {"form": form, "errors": messages_of(error)}, status=400)
     messages.success(request, _("Your need was sent to the county office."))
     return redirect("notices:need_detail", pk=need.pk)
@@ -196,6 +204,7 @@ def _need_action(request, pk, call, success_message):
     try:
         call(request.user, need, form.cleaned_data.get("text", ""))
     except ValidationError as error:
+        show_on_field(form, "text", error)
         return _render_need(request, need, form, messages_of(error), status=400)
     messages.success(request, success_message)
     return redirect("notices:need_detail", pk=need.pk)

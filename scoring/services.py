@@ -15,15 +15,16 @@ from . import recompute
 from .models import ScoringRule, ScoringRuleChange, TieMethod
 
 
-def _weight(value, label):
+def _weight(value, label, code):
+    """A weight 0..100 with two decimals; the error's code names the input (`code`)."""
     try:
         weight = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
-        raise ValidationError(_("%(field)s must be a number.") % {"field": label}) from None
+        raise ValidationError(_("%(field)s must be a number.") % {"field": label}, code=code) from None
     if not weight.is_finite() or weight < 0 or weight > 100:
-        raise ValidationError(_("%(field)s must be between 0 and 100.") % {"field": label})
+        raise ValidationError(_("%(field)s must be between 0 and 100.") % {"field": label}, code=code)
     if weight != weight.quantize(Decimal("0.01")):
-        raise ValidationError(_("%(field)s may have at most two decimal places.") % {"field": label})
+        raise ValidationError(_("%(field)s may have at most two decimal places.") % {"field": label}, code=code)
     return weight.quantize(Decimal("0.01"))
 
 
@@ -41,8 +42,8 @@ def change_scoring_rule(
     if not capabilities.may_change_scoring_rule(profile):
         raise PermissionDenied(_("Only the city reform office can change scoring rules."))
     period = Period.objects.get(pk=period.pk, city=profile.city)
-    office = _weight(office_weight, _("County office weight"))
-    enterprise = _weight(enterprise_weight, _("Enterprise weight"))
+    office = _weight(office_weight, _("County office weight"), "office_weight")
+    enterprise = _weight(enterprise_weight, _("Enterprise weight"), "enterprise_weight")
     if office + enterprise != 100:
         raise ValidationError(_("The two weights must add up to 100."))
     if tie_method not in TieMethod.values:

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from chanjgai_portal.paginator import TwoEndedPaginator
 from enterprises import capabilities
-from enterprises.inputs import messages_of, profile_or_403
+from enterprises.inputs import messages_of, profile_or_403, show_on_field
 from tasks import selectors as task_selectors
 
 from . import charts, explanations, selectors, services
@@ -209,6 +209,7 @@ def rule(request):
         saved = services.change_scoring_rule(request.user, period, **form.values())
     except ValidationError as error:
         errors = messages_of(error)
+        show_on_field(form, getattr(error, "code", None), error)  # a weight's error names it
         return _render_rule(request, period, current, form, errors, status=400)
     if saved.as_dict() == before:
         messages.info(request, _("The scoring rule is unchanged."))

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from chanjgai_portal.paginator import page_of
-from enterprises.inputs import messages_of
+from enterprises.inputs import messages_of, show_on_field
 from enterprises.models import Profile
 from idempotency import web
 
@@ -101,6 +101,8 @@ def submit(request, pk):
             conflicts=(WorkflowError,),
         )
     except ValidationError as error:
+        # The service checks the description first, then the files (as the API says, api.views).
+        show_on_field(form, "files" if request.POST.get("description", "").strip() else "description", error)
         return _render_assignment(request, assignment, form=form, errors=messages_of(error), status=400)
 
 
@@ -161,6 +163,15 @@ ACTION_FORMS = {
     Action.RETURN: ReturnForm,
     Action.SCORE: ScoreForm,
     Action.REOPEN: ReopenForm,
+}
+
+
+# The field a review service's ValidationError is about, as the API's views attribute it.
+REVIEW_ERROR_FIELDS = {
+    Action.APPROVE: "comment",
+    Action.RETURN: "reason",
+    Action.SCORE: "points",
+    Action.REOPEN: "reason",
 }
 
 
@@ -228,6 +239,7 @@ def _review(request, pk, action, call, success_message, next_url="tasks:review_q
             conflicts=(WorkflowError,),
         )
     except ValidationError as error:
+        show_on_field(form, REVIEW_ERROR_FIELDS[action], error)
         return _render_checkin(request, checkin, action, form, messages_of(error), status=400)
 
 

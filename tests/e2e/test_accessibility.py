@@ -40,6 +40,8 @@ def switch_large_text(page, on=True):
     """Press the header's 大字模式 switch (a plain form post) and wait for the page to come back."""
     button = page.locator(".text-size__button")
     if (button.get_attribute("aria-pressed") == "true") != on:
+        if not button.is_visible():  # on a phone it is in the header's 菜单
+            page.click(".menu-button")
         with page.expect_navigation():
             button.click()
     assert page.evaluate("document.documentElement.classList.contains('large-text')") is on
@@ -97,6 +99,7 @@ def test_large_text_keeps_every_main_page_within_the_width_at_200_percent_zoom_a
 
         def login(page, username):
             do_login(page, username)
+            switch_large_text(page, on=False)  # the profile remembers the previous size's choice
             normal = page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
             switch_large_text(page)
             large = page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")

@@ -153,6 +153,31 @@ def test_a_burst_of_scores_ends_with_a_ranking_that_includes_every_one(
     assert [ranks[e.pk] for e in world.enterprises] == [4, 2, 3, 1]
 
 
+def test_a_submission_makes_the_worker_render_the_evidence_previews(redis_worker, world, assignment_of):
+    """The previews job goes through Redis to a real worker after the submission commits."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tasks.models import EvidencePreview, PreviewState
+
+    from . import factories as f
+
+    checkin = services.submit_checkin(
+        world.liaisons[0],
+        assignment_of(world.enterprises[0]),
+        "方案和照片。",
+        [
+            SimpleUploadedFile("方案.pdf", f.real_pdf_bytes(pages=2), content_type="application/pdf"),
+            SimpleUploadedFile("照片.jpg", f.image_bytes(), content_type="image/jpeg"),
+        ],
+    )
+    _wait_for(
+        lambda: set(checkin.evidence.values_list("preview_state", flat=True)) == {PreviewState.READY},
+        "the previews of both files",
+    )
+    kinds = sorted(EvidencePreview.objects.filter(evidence__checkin=checkin).values_list("kind", "page"))
+    assert kinds == [("page", 1), ("page", 1), ("page", 2), ("thumb", 1), ("thumb", 1)]
+
+
 def test_ci_runs_the_suite_on_postgres_and_redis():
     """SQLite or an eager Celery must never let CI pass silently: CI sets both services."""
     if not os.environ.get("CI"):

@@ -16,6 +16,7 @@ Roles: "liaison" (ent0001, of 徐州云集港口有限公司 in 鼓楼区), "cou
 `django_db(transaction=True)` (the live server must see the rows).
 """
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from notices import cases, needs, publishing
@@ -25,7 +26,7 @@ from scoring.recompute import recompute_now
 from tasks import services
 from tasks.models import Assignment
 
-from ..factories import IndicatorFactory, pdf_upload, png_upload
+from ..factories import IndicatorFactory, image_bytes, pdf_upload, real_pdf_bytes
 
 ROLES = ("liaison", "county", "city", "observer")
 USERNAMES = {"liaison": "ent0001", "county": "county01", "city": "city", "observer": "observer"}
@@ -50,9 +51,13 @@ def populate(world):
     services.generate_assignments(world.period)
     description = "已组织开展劳动技能竞赛，参赛职工120人，评出技术能手8名，详见附件方案与现场照片。"
 
-    # e11: scored (evidence: a PDF and an image), and so a good-practice case and a ranking.
+    # e11: scored (evidence: a real two-page PDF and a photo, so previews render), and so a
+    # good-practice case and a ranking.
     scored = services.submit_checkin(
-        l11, _assignment(world, e11), description, [pdf_upload("竞赛方案.pdf"), png_upload("现场照片.png")]
+        l11, _assignment(world, e11), description, [
+            SimpleUploadedFile("竞赛方案.pdf", real_pdf_bytes(pages=2), content_type="application/pdf"),
+            SimpleUploadedFile("现场照片.jpg", image_bytes("JPEG", size=(800, 600)), content_type="image/jpeg"),
+        ]
     )
     scored = services.approve(county1, scored, "材料齐全，同意上报。")
     scored = services.score(city, scored, "8", "组织有力，成效明显。")

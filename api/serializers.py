@@ -134,6 +134,7 @@ class IndicatorSerializer(serializers.ModelSerializer):
             "title",
             "requirement",
             "evidence_hint",
+            "scoring_guidance",
             "max_points",
             "target",
             "applies_to_sizes",

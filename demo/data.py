@@ -83,6 +83,15 @@ ENTERPRISE_INDICATORS = [
 ]
 
 # County reform offices' own indicators (same shape).
+# How the city office awards the points of some indicators (shown beside its scoring form).
+SCORING_GUIDANCE = {
+    "ZZ01": "制度健全得2分；每组织1次宣讲活动得1.5分，最多3分。材料缺项酌情扣分。",
+    "JG01": "组织1次竞赛得5分；覆盖3个以上主要工种再加2分；有获奖名单和表彰文件再加3分。",
+    "JG02": "开展竞赛得满分；仅有方案、无现场照片或总结的得一半。",
+    "JN01": "有年度计划得4分；培训覆盖率达到50%以上得满分，不足的按比例给分。",
+    "XQ01": "按时印发工作要点和任务清单得满分；缺任务清单或未明确时限的各扣3分。",
+}
+
 COUNTY_OFFICE_INDICATORS = [
     ("XQ01", "organisation", "制定县（市）区产改年度工作要点和任务清单",
      "结合本地实际制定年度工作要点，实行清单制管理，明确责任单位和完成时限。",

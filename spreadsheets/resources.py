@@ -282,6 +282,9 @@ class IndicatorResource(SpreadsheetSafeMixin, resources.ModelResource):
     evidence_hint = fields.Field(
         attribute="evidence_hint", column_name=_("Evidence asked for"), widget=widgets.CharWidget()
     )
+    scoring_guidance = fields.Field(
+        attribute="scoring_guidance", column_name=_("Scoring guidance"), widget=widgets.CharWidget()
+    )
     max_points = fields.Field(
         attribute="max_points", column_name=_("Max points"), widget=PointsWidget(coerce_to_string=False)
     )
@@ -305,6 +308,7 @@ class IndicatorResource(SpreadsheetSafeMixin, resources.ModelResource):
             "title",
             "requirement",
             "evidence_hint",
+            "scoring_guidance",
             "max_points",
             "target",
             "applies_to_sizes",

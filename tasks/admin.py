@@ -61,7 +61,7 @@ class IndicatorAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ("code", "title", "category", "target", "max_points", "city", "order", "is_active")
     list_display_links = ("code", "title")
     list_filter = ("is_active", "target", "category", "city")
-    search_fields = ("code", "title", "requirement")
+    search_fields = ("code", "title", "requirement", "scoring_guidance")
     list_select_related = ("city",)
     autocomplete_fields = ("city",)
     scope_city = "city"

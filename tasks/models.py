@@ -103,6 +103,8 @@ class Indicator(models.Model):
     title = models.CharField(_("title"), max_length=200)
     requirement = models.TextField(_("requirement"), blank=True)
     evidence_hint = models.TextField(_("evidence asked for"), blank=True)
+    # Shown beside the city office's scoring form: how to award the points.
+    scoring_guidance = models.TextField(_("scoring guidance"), blank=True)
     max_points = models.DecimalField(
         _("max points"), max_digits=6, decimal_places=2, validators=[MinValueValidator(0)]
     )

@@ -149,8 +149,8 @@ class QueuePosition:
     next: CheckIn | None
 
 
-def _queue_keys(user, profile, params) -> list[int]:
-    # The keys alone, in the queue's order: one narrow query, no joins for the rows.
+def queue_keys(user: AbstractBaseUser, profile: Profile | None, params) -> list[int]:
+    """The keys of the filtered queue in its order: one narrow query, no joins for the rows."""
     filters = QueueFilters(params, queryset=_queue_base(user, profile), profile=profile)
     return list(filters.checkins().values_list("pk", flat=True))
 
@@ -158,7 +158,7 @@ def _queue_keys(user, profile, params) -> list[int]:
 def queue_position(user: AbstractBaseUser, profile: Profile | None, params, checkin: CheckIn) -> QueuePosition:
     """The check-in's place in the filtered queue and its neighbours (in scope, by the
     same filters and order as the queue page); ValidationError on a bad value."""
-    keys = _queue_keys(user, profile, params)
+    keys = queue_keys(user, profile, params)
     try:
         index = keys.index(checkin.pk)
     except ValueError:
@@ -173,12 +173,38 @@ def queue_position(user: AbstractBaseUser, profile: Profile | None, params, chec
     )
 
 
+def next_in_queue(
+    user: AbstractBaseUser, profile: Profile | None, params, keys_before: list[int], checkin: CheckIn
+) -> int | None:
+    """After a decision on `checkin`: the key of the item to review next. The first item that
+    followed it in the filtered queue as read before the decision (`keys_before`) and still
+    waits; else the first item still waiting (those before it); None when the filtered
+    queue is empty."""
+    waiting = queue_keys(user, profile, params)
+    if not waiting:
+        return None
+    still = set(waiting)
+    after = keys_before[keys_before.index(checkin.pk) + 1 :] if checkin.pk in keys_before else []
+    return next((key for key in after if key in still), waiting[0])
+
+
 def queue_neighbours(
     user: AbstractBaseUser, profile: Profile | None, params, checkin: CheckIn
 ) -> tuple[CheckIn | None, CheckIn | None]:
     """(previous, next) of the check-in in the same filtered, sorted queue."""
     position = queue_position(user, profile, params, checkin)
     return position.previous, position.next
+
+
+def county_approval(checkin: CheckIn) -> ReviewEvent | None:
+    """The county office's approval of this version (its comment is shown beside the city's
+    scoring form), or None for a county office's own check-in."""
+    return (
+        checkin.events.filter(action=ReviewEvent.Action.APPROVE)
+        .select_related("actor")
+        .order_by("-at", "-pk")
+        .first()
+    )
 
 
 def may_submit(profile: Profile | None, assignment: Assignment) -> bool:

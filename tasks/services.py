@@ -14,7 +14,7 @@ commits with it or not at all (idempotency.keys: a retried request gets that ans
 """
 
 from collections.abc import Callable, Iterable
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -288,6 +288,12 @@ def parse_points(points: str | int | float | Decimal, max_points: Decimal) -> De
     return value.quantize(Decimal("0.01"))
 
 
+def half_points(max_points: Decimal) -> Decimal:
+    """Half of an indicator's points, rounded down to what parse_points accepts (the scoring
+    form's 半分 button)."""
+    return (max_points / 2).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+
+
 def _format_points(value):
     return f"{value.normalize():f}"
 
@@ -333,6 +339,7 @@ __all__ = [
     "WorkflowError",
     "approve",
     "generate_assignments",
+    "half_points",
     "latest_checkin",
     "parse_points",
     "reopen",

@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, JsonResponse, QueryDict
 from django.shortcuts import render, resolve_url
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
@@ -183,6 +184,33 @@ def _action_form(action, checkin, data=None):
     return ACTION_FORMS[action](data, auto_id=auto_id)
 
 
+def _carried_queue(request, profile):
+    """The queue filters a check-in page was opened with (?queue=, or the hidden field its
+    forms post) as (params, canonical querystring); None when it was not opened from the
+    queue. ValidationError on a bad value."""
+    raw = (request.POST if request.method == "POST" else request.GET).get("queue")
+    if raw is None or profile is None or profile.role not in selectors.QUEUE_STATE:
+        return None
+    params = QueryDict(raw)
+    return params, selectors.queue_querystring(request.user, profile, params)
+
+
+def _queue_context(request, profile, checkin):
+    """Where the check-in stands in the queue it was opened from, for the page's position
+    and previous/next links; a bad carried filter only loses the position."""
+    try:
+        carried = _carried_queue(request, profile)
+    except ValidationError:
+        return None
+    if carried is None:
+        return None
+    params, querystring = carried
+    return {
+        "querystring": querystring,
+        "position": selectors.queue_position(request.user, profile, params, checkin),
+    }
+
+
 def _render_checkin(request, checkin, bound_action=None, bound_form=None, errors=None, status=200):
     profile = Profile.for_user(request.user)
     actions = selectors.actions_for(profile, checkin)
@@ -203,6 +231,9 @@ def _render_checkin(request, checkin, bound_action=None, bound_form=None, errors
             "reopen_form": forms.get(Action.REOPEN),
             "failed_action": bound_action,
             "errors": errors or [],
+            "queue": _queue_context(request, profile, checkin),
+            "county_approval": selectors.county_approval(checkin) if Action.SCORE in forms else None,
+            "half_points": services.half_points(checkin.assignment.indicator.max_points),
         },
         status=status,
     )
@@ -219,23 +250,47 @@ def _review(request, pk, action, call, success_message, next_url="tasks:review_q
 
     `call(checkin, outcome_hook, **fields)`. The redirect and its message are decided inside
     the service's transaction and, with the form's hidden token, recorded with the change: a
-    second submit of the same form gets them again instead of a 409 (idempotency.web)."""
+    second submit of the same form gets them again instead of a 409 (idempotency.web).
+    A form posted from a page opened from the queue carries the queue's filters: after the
+    decision the browser lands on the next item of that filtered queue, or on the queue
+    itself with a note when nothing in it waits any more."""
     checkin = selectors.checkin_for_detail(request.user, pk)
+    profile = Profile.for_user(request.user)
     form = _action_form(action, checkin, request.POST)
     redirect_to = (
         resolve_url(next_url, pk=checkin.pk) if next_url == "tasks:checkin_detail" else resolve_url(next_url)
     )
+    notes = []
     try:
         # Every field is optional here and the service checks the values; a form error is
         # input no service could take (a NUL character), and leaves the field out of
         # cleaned_data, so the service is not called with it.
         if not form.is_valid():
             raise ValidationError([e for errors in form.errors.values() for e in errors])
+        carried = _carried_queue(request, profile) if next_url == "tasks:review_queue" else None
+        if carried is not None:
+            params, querystring = carried
+            # The queue as it stood before the decision: "next" is what followed this item.
+            keys_before = selectors.queue_keys(request.user, profile, params)
+
+            def redirect_after(changed):
+                key = selectors.next_in_queue(request.user, profile, params, keys_before, changed)
+                if key is None:
+                    notes.append(_("No check-in waiting for review matches this filter."))
+                    return f"{resolve_url('tasks:review_queue')}?{querystring}"
+                return f"{resolve_url('tasks:checkin_detail', pk=key)}?{urlencode({'queue': querystring})}"
+        else:
+
+            def redirect_after(changed):
+                return redirect_to
+
         return web.change_and_redirect(
             request,
             lambda hook: call(checkin, hook, **form.cleaned_data),
-            lambda changed: redirect_to,
-            lambda changed: success_message % {"assignment": changed.assignment, "version": changed.version},
+            redirect_after,
+            lambda changed: " ".join(
+                [success_message % {"assignment": changed.assignment, "version": changed.version}, *map(str, notes)]
+            ),
             conflicts=(WorkflowError,),
         )
     except ValidationError as error:

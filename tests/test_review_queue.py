@@ -2,7 +2,7 @@
 tasks.selectors.review_queue / queue_position), through the page and the selectors."""
 
 import datetime
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -349,3 +349,130 @@ def test_the_canonical_querystring_drops_empty_and_unknown_values(queue_world):
     )
     with pytest.raises(ValidationError):
         selectors.queue_querystring(user, Profile.for_user(user), {"sort": "bogus"})
+
+
+# ---------------------------------------------------------------------------------------
+# The check-in page in the queue, and landing on the next item after a decision
+
+
+def _detail(checkin, querystring):
+    return reverse("tasks:checkin_detail", args=[checkin.pk]) + "?" + urlencode({"queue": querystring})
+
+
+def test_the_check_in_page_knows_its_position_and_neighbours(client, queue_world):
+    w = queue_world
+    client.force_login(w.county_users[0])
+    text = body(client.get(_detail(w.q["b"], "sort=newest")))  # d, b, c, a
+    assert "第 2 / 4 条" in text
+    assert f'data-queue-prev href="{_detail(w.q["d"], "sort=newest")}"' in text.replace("&amp;", "&")
+    assert f'data-queue-next href="{_detail(w.q["c"], "sort=newest")}"' in text.replace("&amp;", "&")
+    # Every action form posts the filter back.
+    assert text.count('<input type="hidden" name="queue" value="sort=newest">') == 2
+    assert 'id="approve-form"' in text and 'id="return_reason"' in text
+    # Opened without the queue: no position, no hidden field.
+    plain = body(client.get(reverse("tasks:checkin_detail", args=[w.q["b"].pk])))
+    assert "第 2 / 4 条" not in plain and 'name="queue"' not in plain
+
+
+def test_a_bad_carried_filter_only_loses_the_position(client, queue_world):
+    w = queue_world
+    client.force_login(w.county_users[0])
+    response = client.get(_detail(w.q["b"], "sort=bogus"))
+    assert response.status_code == 200
+    assert 'name="queue"' not in body(response)
+
+
+@pytest.mark.parametrize(
+    "action, data",
+    [("tasks:approve", {"comment": "同意"}), ("tasks:return_checkin", {"reason": "请补充材料"})],
+    ids=["approve", "return"],
+)
+def test_after_a_decision_the_county_lands_on_the_next_item_of_the_filter(client, queue_world, action, data):
+    w = queue_world
+    client.force_login(w.county_users[0])
+    querystring = "q=%E6%81%92%E8%BE%BE&sort=oldest"  # 恒达: b (2 days), d (0 days)
+    response = client.post(reverse(action, args=[w.q["b"].pk]), {**data, "queue": querystring})
+    assert response.status_code == 302
+    assert response.url == _detail(w.q["d"], querystring)
+    # The next item's page keeps the filter and its new position.
+    assert "第 1 / 1 条" in body(client.get(response.url))
+    # The last one of the filter: back to the filtered queue, with the note.
+    response = client.post(reverse(action, args=[w.q["d"].pk]), {**data, "queue": querystring})
+    assert response.url == reverse("tasks:review_queue") + "?" + querystring
+    page = body(client.get(response.url))
+    assert "该筛选下已没有待审核的提交" in page
+    assert "共 2 条待审核，筛选后 0 条。" in page
+
+
+def test_the_next_item_is_what_followed_not_the_top_of_the_queue(client, queue_world):
+    w = queue_world
+    client.force_login(w.county_users[0])
+    # Oldest first: a, c, b, d. Deciding c (the second) lands on b, not on a.
+    response = client.post(reverse("tasks:approve", args=[w.q["c"].pk]), {"queue": "sort=oldest"})
+    assert response.url == _detail(w.q["b"], "sort=oldest")
+    # Deciding the last one (d) wraps to what is still waiting before it.
+    response = client.post(reverse("tasks:approve", args=[w.q["d"].pk]), {"queue": "sort=oldest"})
+    assert response.url == _detail(w.q["a"], "sort=oldest")
+
+
+def test_after_scoring_the_city_lands_on_the_next_item(client, queue_world):
+    w = queue_world
+    for name in ("a", "c", "b"):
+        services.approve(w.county_users[0], w.q[name])
+    client.force_login(w.city_user)
+    first = client.get(_detail(w.q["a"], "sort=oldest"))
+    text = body(first)
+    assert "第 1 / 3 条" in text
+    assert 'id="score_points"' in text
+    response = client.post(reverse("tasks:score", args=[w.q["a"].pk]), {"points": "8.5", "queue": "sort=oldest"})
+    assert response.status_code == 302
+    assert response.url == _detail(w.q["c"], "sort=oldest")  # submitted after a, before b
+    w.q["a"].refresh_from_db()
+    assert w.q["a"].state == "scored"
+
+
+def test_a_failed_decision_keeps_the_filter_and_changes_nothing(client, queue_world):
+    w = queue_world
+    client.force_login(w.county_users[0])
+    response = client.post(reverse("tasks:return_checkin", args=[w.q["b"].pk]), {"reason": "", "queue": "q=x"})
+    assert response.status_code == 400
+    assert '<input type="hidden" name="queue" value="q=x&amp;sort=oldest">' in body(response)
+    # A bad carried filter is refused before anything changes.
+    response = client.post(reverse("tasks:approve", args=[w.q["b"].pk]), {"queue": "sort=bogus"})
+    assert response.status_code == 400
+    w.q["b"].refresh_from_db()
+    assert w.q["b"].state == "pending_county_review"
+
+
+def test_a_repeated_form_lands_where_the_first_did(client, queue_world):
+    w = queue_world
+    client.force_login(w.county_users[0])
+    page = body(client.get(_detail(w.q["c"], "sort=oldest")))
+    token = page.split('name="idempotency_key" value="')[1].split('"')[0]
+    data = {"queue": "sort=oldest", "idempotency_key": token}
+    first = client.post(reverse("tasks:approve", args=[w.q["c"].pk]), data)
+    second = client.post(reverse("tasks:approve", args=[w.q["c"].pk]), data)
+    assert first.url == second.url == _detail(w.q["b"], "sort=oldest")
+
+
+# ---------------------------------------------------------------------------------------
+# The scoring form
+
+
+def test_the_scoring_form_shows_the_guidance_and_the_county_comment(client, queue_world):
+    w = queue_world
+    Indicator.objects.filter(pk=w.ind.pk).update(scoring_guidance="组织1次竞赛得5分，覆盖主要工种得满分。")
+    services.approve(w.county_users[0], w.q["a"], "材料齐全，建议满分")
+    client.force_login(w.city_user)
+    text = body(client.get(reverse("tasks:checkin_detail", args=[w.q["a"].pk])))
+    assert "组织1次竞赛得5分，覆盖主要工种得满分。" in text
+    assert "材料齐全，建议满分" in text
+    assert 'data-points="10"' in text and 'data-points="5"' in text
+
+
+def test_half_points_never_have_more_than_two_decimals():
+    from decimal import Decimal
+
+    assert services.half_points(Decimal("10")) == Decimal("5.00")
+    assert services.half_points(Decimal("0.05")) == Decimal("0.02")
+    assert services.parse_points(str(services.half_points(Decimal("7.25"))), Decimal("7.25")) == Decimal("3.62")

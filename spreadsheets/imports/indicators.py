@@ -14,7 +14,7 @@ class IndicatorImport(SheetImport):
     kind = "indicators"
     title = _("Task library")
     label_key = "title"
-    MODEL_FIELDS = ("category", "title", "requirement", "evidence_hint", "max_points", "target", "applies_to_sizes", "order", "is_active")
+    MODEL_FIELDS = ("category", "title", "requirement", "evidence_hint", "scoring_guidance", "max_points", "target", "applies_to_sizes", "order", "is_active")
 
     def __init__(self, user):
         super().__init__(user)
@@ -26,6 +26,8 @@ class IndicatorImport(SheetImport):
             Column("title", resource_label(r, "title"), "text", True, 200, example="开展劳动技能竞赛等技术提升措施"),
             Column("requirement", resource_label(r, "requirement"), "text", example="全年至少组织一次劳动技能竞赛"),
             Column("evidence_hint", resource_label(r, "evidence_hint"), "text", example="竞赛方案、获奖名单"),
+            Column("scoring_guidance", resource_label(r, "scoring_guidance"), "text",
+                   example="按活动次数和覆盖面给分，每少一项扣1分"),
             Column("max_points", resource_label(r, "max_points"), "points", True, example=10),
             Column("target", resource_label(r, "target"), "choice", True, choices=Indicator.Target.choices,
                    example=Indicator.Target.ENTERPRISE.label),
@@ -38,6 +40,7 @@ class IndicatorImport(SheetImport):
         out = dict(values)
         out["requirement"] = out.get("requirement") or ""
         out["evidence_hint"] = out.get("evidence_hint") or ""
+        out["scoring_guidance"] = out.get("scoring_guidance") or ""
         out["applies_to_sizes"] = out.get("applies_to_sizes") or []
         out["order"] = out.get("order") or 0
         out["is_active"] = True if out.get("is_active") is None else out["is_active"]

@@ -311,6 +311,7 @@ class Command(BaseCommand):
                     "title": title,
                     "requirement": requirement,
                     "evidence_hint": evidence,
+                    "scoring_guidance": data.SCORING_GUIDANCE.get(code, ""),
                     "max_points": Decimal(points),
                     "target": target,
                     "applies_to_sizes": list(sizes),

@@ -257,7 +257,7 @@ def test_sortable_headers_say_their_order_and_keep_the_filter(client, queue_worl
     table = body(client.get(QUEUE))
     assert 'class="table table--cards' in table
     # Every cell of the card list has its label.
-    rows = table.split("<tbody>")[1].split("</tbody>")[0]
+    rows = table.split("data-queue-table")[1].split("<tbody>")[1].split("</tbody>")[0]
     assert rows.count("<td") == rows.count("data-label=")
 
 

@@ -79,6 +79,14 @@ def test_the_review_loop_by_keyboard(world, three_waiting, page, login, live_url
     # Ctrl+a is the browser's, not a shortcut.
     page.keyboard.press("Control+a")
 
+    # v opens the next evidence file in the viewer; while it is open, j does not leave the page.
+    page.keyboard.press("v")
+    page.wait_for_selector("#evidence-viewer[open]")
+    page.keyboard.press("j")
+    assert f"/tasks/checkins/{first.pk}/" in page.url
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => !document.querySelector('#evidence-viewer').open")
+
     # a then Enter: approved, and on to the next item of the same filter.
     page.keyboard.press("a")
     with page.expect_navigation():

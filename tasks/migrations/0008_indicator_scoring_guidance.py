@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tasks', '0006_evidence_carried_from'),
+        ('tasks', '0007_evidence_previews'),
     ]
 
     operations = [

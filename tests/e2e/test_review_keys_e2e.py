@@ -19,7 +19,12 @@ def three_waiting(world, assignment_of):
     extra = [f.IndicatorFactory(city=world.city, code=code, category=Indicator.Category.RIGHTS) for code in ("C01", "C02")]
     services.generate_assignments(world.period)
     return [
-        services.submit_checkin(world.liaisons[0], assignment_of(world.enterprises[0], indicator), "说明", [f.pdf_upload()])
+        services.submit_checkin(
+            world.liaisons[0],
+            assignment_of(world.enterprises[0], indicator),
+            "说明",
+            [f.pdf_upload(content=f.real_pdf_bytes(pages=1, size=(300, 420)))],
+        )
         for indicator in (world.ind, *extra)
     ]
 

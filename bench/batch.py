@@ -10,7 +10,8 @@ through the services. Then, in this process with DEBUG off and Celery on the rea
 (REDIS_URL: jobs are enqueued as in production; no worker runs, so the queue is counted, not
 drained), each request goes through Django's whole WSGI stack (django.test.Client: middleware,
 session, the view, templates) and is timed around the call ("server time": no network, no
-browser). Per round, on fresh check-ins:
+browser; the web process's CPU time is given beside it, as this shared 2-core machine's
+load inflates wall times). Per round, on fresh check-ins:
 
 - trivial: GET /api/me/ (session auth) 50 times: the floor of an authenticated request;
 - baseline: the single approve form (POST /tasks/checkins/{id}/approve/ with its token) for
@@ -98,7 +99,7 @@ class Timer:
     """Time and count the queries of one call."""
 
     def __init__(self):
-        self.seconds, self.queries = [], []
+        self.seconds, self.cpu, self.queries = [], [], []
 
     def __call__(self, call):
         from django.db import connection
@@ -106,9 +107,10 @@ class Timer:
 
         connection.queries_log.clear()  # the log keeps 9,000 queries: count from empty
         with CaptureQueriesContext(connection) as queries:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             response = call()
             self.seconds.append(time.perf_counter() - started)
+            self.cpu.append(time.process_time() - cpu)
         self.queries.append(len(queries))
         return response
 
@@ -153,6 +155,7 @@ def run_round(args, number):
     for _ in range(50):
         assert trivial(lambda: client.get("/api/me/")).status_code == 200
     out["trivial_ms_median"] = statistics.median(trivial.seconds) * 1000
+    out["trivial_cpu_ms_median"] = statistics.median(trivial.cpu) * 1000
     out["trivial_queries"] = trivial.queries[-1]
 
     # Baseline: one approve form per check-in, as before batches.
@@ -163,7 +166,7 @@ def run_round(args, number):
         data = {"comment": "同意上报", "idempotency_key": uuid.uuid4().hex}
         assert single(lambda pk=pk, data=data: client.post(reverse("tasks:approve", args=[pk]), data)).status_code == 302
     out["single"] = {
-        "total_s": sum(single.seconds), "median_ms": statistics.median(single.seconds) * 1000,
+        "total_s": sum(single.seconds), "cpu_s": sum(single.cpu), "median_ms": statistics.median(single.seconds) * 1000,
         "queries_total": sum(single.queries), "queries_per_item": statistics.median(single.queries),
         "jobs": queued_jobs(args.redis_url), "recompute_requests": RecomputeRequest.objects.count() - requests_before,
         "check": check(single_ids, city_users, since),
@@ -184,7 +187,7 @@ def run_round(args, number):
     assert result(lambda: client.get(answer.url)).status_code == 200
     out["batch_web"] = {
         "confirm_ms": confirm.seconds[0] * 1000, "confirm_queries": confirm.queries[0],
-        "decide_s": decide.seconds[0], "decide_queries": decide.queries[0],
+        "decide_s": decide.seconds[0], "decide_cpu_s": decide.cpu[0], "decide_queries": decide.queries[0],
         "result_ms": result.seconds[0] * 1000, "result_queries": result.queries[0],
         "jobs": queued_jobs(args.redis_url), "recompute_requests": RecomputeRequest.objects.count() - requests_before,
         "check": check(web_ids, city_users, since),
@@ -202,7 +205,7 @@ def run_round(args, number):
     ))
     assert response.status_code == 200 and response.json()["succeeded"] == args.items, response.content[:300]
     out["batch_api"] = {
-        "decide_s": batch_api.seconds[0], "decide_queries": batch_api.queries[0],
+        "decide_s": batch_api.seconds[0], "decide_cpu_s": batch_api.cpu[0], "decide_queries": batch_api.queries[0],
         "jobs": queued_jobs(args.redis_url), "recompute_requests": RecomputeRequest.objects.count() - requests_before,
         "check": check(api_ids, city_users, since),
     }
@@ -215,16 +218,16 @@ def report(result):
     trivial_s = result["trivial_ms_median"] / 1000
     log(
         f"round {result['round']} ({result['county_user']}): {result['items']} items; trivial GET /api/me/ median "
-        f"{result['trivial_ms_median']:.1f} ms ({result['trivial_queries']} queries)"
+        f"{result['trivial_ms_median']:.1f} ms, CPU {result['trivial_cpu_ms_median']:.1f} ms ({result['trivial_queries']} queries)"
     )
     log(
-        f"  single approve x{result['items']}: {single['total_s']:.2f} s total (median {single['median_ms']:.1f} ms, "
+        f"  single approve x{result['items']}: {single['total_s']:.2f} s total, web-process CPU {single['cpu_s']:.2f} s (median {single['median_ms']:.1f} ms, "
         f"{single['queries_total']} queries, {single['queries_per_item']} per item); jobs {single['jobs']}; "
         f"ranking requests {single['recompute_requests']}; {single['check']}"
     )
     for name, part in (("batch web", web), ("batch API", api)):
         log(
-            f"  {name}: {part['decide_s']:.2f} s, {part['decide_queries']} queries; "
+            f"  {name}: {part['decide_s']:.2f} s, web-process CPU {part['decide_cpu_s']:.2f} s, {part['decide_queries']} queries; "
             f"= {part['decide_s'] / single['total_s']:.2f}x the {result['items']} single approves, "
             f"{part['decide_s'] / trivial_s:.0f}x a trivial request; jobs {part['jobs']}; "
             f"ranking requests {part['recompute_requests']}; {part['check']}"

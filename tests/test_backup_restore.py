@@ -233,11 +233,15 @@ def test_backup_folder_holds_dump_files_and_a_manifest_matching_the_source(backu
     assert (backup.folder / "database.dump").stat().st_size > 0
     assert int(written["checkins"]) == count(backup.source, "tasks_checkin") > 0
     assert int(written["evidence_rows"]) == count(backup.source, "tasks_evidence")
-    # seed_demo's evidence plus ours (one stored file named by two rows), and nothing missing.
-    assert int(written["media_files"]) == admin_query(
-        "SELECT count(DISTINCT file) FROM tasks_evidence", database=backup.source
+    # seed_demo's evidence plus ours (one stored file named by two rows), the preview images made
+    # of them (tasks.previews: derived, but in MEDIA_ROOT and archived with it), nothing missing.
+    evidence_files = admin_query("SELECT count(DISTINCT file) FROM tasks_evidence", database=backup.source)[0][0]
+    preview_files = admin_query(
+        "SELECT count(DISTINCT file) FROM tasks_evidencepreview", database=backup.source
     )[0][0]
-    assert int(written["media_files"]) == int(written["evidence_rows"]) - 1
+    assert preview_files > 0
+    assert int(written["media_files"]) == evidence_files + preview_files
+    assert evidence_files == int(written["evidence_rows"]) - 1
     assert written["evidence_files_missing"] == "0"
     sha = subprocess.run(["sha256sum", str(backup.folder / "media.tar.gz")], capture_output=True, text=True)
     assert written["media.tar.gz.sha256"] == sha.stdout.split()[0]

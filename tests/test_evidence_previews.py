@@ -369,3 +369,15 @@ def test_the_checkin_page_shows_the_gallery_and_the_viewer(world, ready):
     assert 'class="evidence__open"' in html
     assert 'id="evidence-viewer"' in html and "js/evidence-viewer.js" in html
     assert "2 页" in html  # the PDF's page count
+
+
+def test_previews_are_stored_and_served_from_s3_like_the_evidence(world, assignment_of, s3_storage):
+    checkin = _submit(world, assignment_of, [("方案.pdf", f.real_pdf_bytes(pages=2), PDF)])
+    evidence = checkin.evidence.get()
+    assert previews.make_previews(evidence.pk) == PreviewState.READY
+    names = set(EvidencePreview.objects.filter(evidence=evidence).values_list("file", flat=True))
+    assert len(names) == 3 and names <= s3_storage.keys()  # in the bucket, beside the evidence
+    client = Client()
+    client.force_login(world.city_user)
+    response = client.get(reverse("tasks:evidence_page", args=[evidence.pk, 2]))
+    assert response.status_code == 200 and _image(response).format == "JPEG"

@@ -207,6 +207,9 @@ def site(world, assignment_of):
                 reverse("tasks:assignment_detail", args=[assignment_of(world.counties[0]).pk]),
                 reverse("notices:need_detail", args=[need.pk]),
                 reverse("notices:notice_create"),
+                # The queue's batch selection and the batch confirmation (tasks.batch_views).
+                reverse("tasks:review_queue"),
+                reverse("tasks:batch_confirm") + f"?ids={pending_county.pk}",
             ],
         ),
         "city_office": (
@@ -219,6 +222,8 @@ def site(world, assignment_of):
                 reverse("notices:notice_create"),
                 reverse("notices:case_create", args=[scored.pk]),
                 reverse("spreadsheets:index"),
+                reverse("tasks:review_queue"),
+                reverse("tasks:batch_confirm") + f"?ids={pending_city.pk}",
             ],
         ),
         "admin": (

@@ -26,8 +26,10 @@ def body(response):
 
 
 def _age(checkin, days):
-    """Pretend the check-in was submitted and entered its queue `days` ago."""
-    when = timezone.now() - datetime.timedelta(days=days, minutes=checkin.pk)
+    """Pretend the check-in was submitted and entered its queue `days` ago (a few seconds more
+    by its pk, so that no two tie; never minutes by pk: after the rest of the suite the pks are
+    in the thousands, and 3,187 minutes is more than two days)."""
+    when = timezone.now() - datetime.timedelta(days=days, seconds=checkin.pk % 50)
     CheckIn.objects.filter(pk=checkin.pk).update(submitted_at=when, updated_at=when)
     checkin.refresh_from_db()
     return checkin

@@ -110,8 +110,9 @@ def test_the_viewer_shows_a_pdfs_pages_and_the_next_file_with_the_keyboard(
     )
     page.keyboard.press("Escape")
     _until(page, "!document.querySelector('#evidence-viewer').open")
-    # The focus is back on the link that opened the viewer.
-    assert page.evaluate("document.activeElement.classList.contains('evidence__open')")
+    # The focus is back on the link that opened the viewer: given back in the dialog's "close"
+    # event, a task after `open` turns false, so wait for it.
+    _until(page, "document.activeElement.classList.contains('evidence__open')")
     assert page.evaluate("document.activeElement.closest('.evidence__item').textContent").count("竞赛方案.pdf")
 
 

@@ -67,6 +67,9 @@ def test_the_review_loop_with_the_keyboard_alone(world, page, login, assignment_
         assert page.evaluate("() => !!document.activeElement.closest('#evidence-viewer')")
     page.keyboard.press("Escape")
     page.wait_for_function("() => !document.querySelector('#evidence-viewer').open")
+    # The viewer gives the focus back in its dialog's "close" event, a task after `open` turns
+    # false: wait for it (the default timeout fails the test if it never comes).
+    page.wait_for_function("() => document.activeElement.classList.contains('evidence__open')")
     assert "evidence__open" in focused(page)["name"]
 
     # Approve: a takes the Approve button (with its ring), Enter approves and opens the next item.

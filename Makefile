@@ -24,7 +24,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 # The worker and beat need a broker; `make run` uses the same one only if REDIS_URL is set.
 WORKER_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: help run serve setup venv venv-dev migrate seed test worker beat messages lint clean
+.PHONY: help run serve setup venv venv-dev migrate seed test worker beat messages messages-update lint clean
 
 help:
 	@echo "make run       demo: venv + requirements + migrate + seed_demo + runserver on http://$(HOST):$(PORT)"
@@ -32,6 +32,7 @@ help:
 	@echo "make worker    Celery worker (REDIS_URL, default $(WORKER_REDIS_URL))"
 	@echo "make beat      Celery beat"
 	@echo "make messages  compile the zh_Hans translations (needs gettext's msgfmt)"
+	@echo "make messages-update  collect new strings into the catalogue (sorted, no locations), then compile"
 	@echo "make lint      ruff, import-linter (the layers of apps), Django system checks, no missing migration"
 
 venv: $(STAMP)
@@ -88,6 +89,17 @@ messages: venv
 	$(PY) manage.py compilemessages --ignore=.venv
 
 # A fresh machine may have no gettext: then the committed .mo (if any) is used as it is.
+# Re-read every translatable string into the catalogue (then translate the new msgstr "" and
+# run it again, or `make messages`). No source locations and sorted by msgid: two branches that
+# add strings touch different places of the file, so they merge without conflicts.
+messages-update: export DEBUG = 1
+messages-update: venv
+	$(PY) manage.py makemessages -l zh_Hans --no-location --no-obsolete \
+		--ignore=.venv --ignore=tests --ignore=bench --ignore=static --ignore=staticfiles
+	msgattrib --sort-output --no-location -o locale/zh_Hans/LC_MESSAGES/django.po locale/zh_Hans/LC_MESSAGES/django.po
+	@$(MAKE) --no-print-directory messages
+	@msgfmt --statistics -o /dev/null locale/zh_Hans/LC_MESSAGES/django.po
+
 .PHONY: messages-if-possible
 messages-if-possible:
 	@if command -v msgfmt >/dev/null 2>&1; then \

@@ -91,12 +91,13 @@ messages: venv
 # A fresh machine may have no gettext: then the committed .mo (if any) is used as it is.
 # Re-read every translatable string into the catalogue (then translate the new msgstr "" and
 # run it again, or `make messages`). No source locations and sorted by msgid: two branches that
-# add strings touch different places of the file, so they merge without conflicts.
+# add strings touch different places of the file, so they merge without conflicts. msgmerge's
+# fuzzy guesses ("reform office phone" → 市产改办) are emptied: a new string is translated by hand.
 messages-update: export DEBUG = 1
 messages-update: venv
 	$(PY) manage.py makemessages -l zh_Hans --no-location --no-obsolete \
 		--ignore=.venv --ignore=tests --ignore=bench --ignore=static --ignore=staticfiles
-	msgattrib --sort-output --no-location -o locale/zh_Hans/LC_MESSAGES/django.po locale/zh_Hans/LC_MESSAGES/django.po
+	msgattrib --sort-output --no-location --clear-fuzzy --empty -o locale/zh_Hans/LC_MESSAGES/django.po locale/zh_Hans/LC_MESSAGES/django.po
 	@$(MAKE) --no-print-directory messages
 	@msgfmt --statistics -o /dev/null locale/zh_Hans/LC_MESSAGES/django.po
 

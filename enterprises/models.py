@@ -53,6 +53,9 @@ class Region(models.Model):
         related_name="children",
     )
     order = models.PositiveIntegerField(_("display order"), default=0)
+    # The reform office of this region (县区产改办 / 市产改办): whom its people call, shown where
+    # someone is told to contact the office (a forgotten password, an account sheet).
+    office_phone = models.CharField(_("reform office phone"), max_length=32, blank=True)
 
     objects = RegionQuerySet.as_manager()
 
@@ -66,6 +69,11 @@ class Region(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def office_name(self):
+        """The name of this region's reform office, as it signs: 徐州市产改办, 邳州市产改办."""
+        return _("%(region)s reform office") % {"region": self.name}
 
 
 class ScopedQuerySet(models.QuerySet):
@@ -183,6 +191,9 @@ class Profile(models.Model):
         related_name="profiles",
         help_text=_("The county for a county office or county observer, the city for a city office."),
     )
+    # The person's own name (张三); the enterprise's liaison_name stands in for a liaison
+    # account that has none (display_name).
+    person_name = models.CharField(_("name"), max_length=32, blank=True)
     # 大字模式 (issue 20): a display preference that follows the person to every browser, so
     # it lives with the person's other settings here rather than in a model of its own.
     large_text = models.BooleanField(
@@ -272,6 +283,18 @@ class Profile(models.Model):
         return county.parent if county else None
 
     @property
+    def display_name(self):
+        """How the portal names this person to others, one rule everywhere (review records,
+        banners, need threads, notice readers): an office by its name (邳州市产改办), a liaison
+        by person and enterprise (张三（徐州云集港口有限公司）), an observer by name and scope."""
+        if self.role in (self.Role.COUNTY_OFFICE, self.Role.CITY_OFFICE) and self.region_id:
+            return self.region.office_name
+        person = self.person_name or (self.enterprise.liaison_name if self.enterprise_id else "")
+        person = person or self.user.get_username()
+        scope = self.scope_label
+        return _("%(person)s (%(scope)s)") % {"person": person, "scope": scope} if scope else person
+
+    @property
     def scope_label(self):
         if self.enterprise_id:
             return self.enterprise.name
@@ -293,3 +316,12 @@ class Profile(models.Model):
         if self.region.level == Region.Level.CITY:
             return Q(**{f"{county}__parent_id": self.region_id})
         return Q(**{f"{county}__parent__parent_id": self.region_id})
+
+
+def display_name(user) -> str:
+    """The name of a user as others see it (Profile.display_name), the username for an account
+    without a portal role (a superuser), "" for nobody."""
+    if user is None:
+        return ""
+    profile = Profile.for_user(user)
+    return profile.display_name if profile is not None else user.get_username()

@@ -17,7 +17,10 @@ from urllib.parse import quote
 import olefile
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.storage import FileSystemStorage
+from django.http import FileResponse, Http404, HttpResponse
 from django.template.defaultfilters import filesizeformat
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 
 PDF = "application/pdf"
@@ -247,16 +250,15 @@ def validate_upload_count(files, kept=0):
 _SERVABLE_TYPES = frozenset(content_type for content_type, _magic in ALLOWED_TYPES.values())
 
 
-def _download_headers(response, name, content_type):
-    from django.utils.http import content_disposition_header
-
+def _file_headers(response, name, content_type, *, attachment=True, cache="private, no-store"):
+    """The headers of every stored file the portal serves: its checked type, never sniffed,
+    under its display name (filename*=utf-8''…, RFC 5987/6266, for Chinese names)."""
     response["Content-Type"] = content_type
-    # filename*=utf-8''… (RFC 5987/6266) for Chinese names; never inline.
-    response["Content-Disposition"] = content_disposition_header(True, name)
+    response["Content-Disposition"] = content_disposition_header(attachment, name)
     response["X-Content-Type-Options"] = "nosniff"
     # Should a browser render it anyway, it gets no scripts, no styles and no same-origin access.
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, no-store"
+    response["Cache-Control"] = cache
     return response
 
 
@@ -265,8 +267,6 @@ def x_accel_path(field_file):
 
     Only for files on local disk (nginx reads MEDIA_ROOT through an `internal` location).
     """
-    from django.core.files.storage import FileSystemStorage
-
     prefix = getattr(settings, "EVIDENCE_X_ACCEL_PREFIX", "")
     if not prefix or not isinstance(field_file.storage, FileSystemStorage):
         return None
@@ -282,8 +282,6 @@ def attachment_response(field_file, name, content_type):
     The caller has already checked the user may see it (a visible_to queryset). With
     EVIDENCE_X_ACCEL_PREFIX set and local storage, nginx sends the bytes (X-Accel-Redirect).
     """
-    from django.http import FileResponse, Http404, HttpResponse
-
     if content_type not in _SERVABLE_TYPES:
         content_type = "application/octet-stream"
     internal_path = x_accel_path(field_file)
@@ -292,13 +290,13 @@ def attachment_response(field_file, name, content_type):
             raise Http404(_("The file is missing from storage."))
         response = HttpResponse(b"")
         response["X-Accel-Redirect"] = internal_path
-        return _download_headers(response, name, content_type)
+        return _file_headers(response, name, content_type)
     try:
         handle = field_file.open("rb")
     except (FileNotFoundError, ValueError):
         raise Http404(_("The file is missing from storage.")) from None
     response = FileResponse(handle, as_attachment=True, filename=name, content_type=content_type)
-    return _download_headers(response, name, content_type)
+    return _file_headers(response, name, content_type)
 
 
 # The only types a preview is served as; a row naming anything else is served as nothing.
@@ -312,9 +310,6 @@ def preview_response(field_file, content_type, name):
     The caller has already checked the user may see the evidence it was made from. Cached by
     the user's browser only (private): a preview never changes once made.
     """
-    from django.http import FileResponse, Http404
-    from django.utils.http import content_disposition_header
-
     if content_type not in _PREVIEW_TYPES:
         raise Http404(_("No preview of this file."))
     try:
@@ -322,9 +317,4 @@ def preview_response(field_file, content_type, name):
     except (FileNotFoundError, ValueError):
         raise Http404(_("The file is missing from storage.")) from None
     response = FileResponse(handle, content_type=content_type)
-    response["Content-Type"] = content_type
-    response["Content-Disposition"] = content_disposition_header(False, name)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, max-age=86400"
-    return response
+    return _file_headers(response, name, content_type, attachment=False, cache="private, max-age=86400")

@@ -272,6 +272,10 @@ def test_confirm_shows_how_many_and_which_then_the_result_lists_done_and_refused
     assert result.status_code == 200
     assert "已转报市产改办：2 条。未处理：1 条。" in body
     assert "已被他人处理（当前状态：已退回）。" in body
+    refused, done = body.split("batch-result--succeeded")
+    assert reverse("tasks:checkin_detail", args=[items[1].pk]) in refused
+    for checkin in (items[0], items[2]):
+        assert reverse("tasks:checkin_detail", args=[checkin.pk]) in done
     assert states(items[:3]) == [S.PENDING_CITY_REVIEW, S.RETURNED, S.PENDING_CITY_REVIEW]
 
 

@@ -132,7 +132,7 @@ def child_export(mode, limit):
                 rank_in_county = fields.Field(attribute="rank_in_county", column_name="县区内排名")
                 enterprise_name = fields.Field(attribute="enterprise__name", column_name="企业名称")
                 credit_code = fields.Field(attribute="enterprise__credit_code", column_name="统一社会信用代码")
-                county_name = fields.Field(attribute="county__name", column_name="县(市)区")
+                county_name = fields.Field(attribute="county__name", column_name="县（市）区")
 
                 class Meta:
                     model = EnterpriseRanking

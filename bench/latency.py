@@ -170,7 +170,7 @@ def prepare(count):
             checkin = services.submit_checkin(
                 liaisons[enterprise_id],
                 assignment,
-                "bench: 开展劳动技能竞赛",
+                "bench：开展劳动技能竞赛",
                 [SimpleUploadedFile("bench.pdf", PDF, content_type="application/pdf")],
             )
             checkin = services.approve(county_users[assignment.county_id], checkin)

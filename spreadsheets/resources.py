@@ -19,7 +19,7 @@ from import_export import fields, resources, widgets
 from enterprises.credit_code import is_valid as is_valid_credit_code
 from enterprises.inputs import messages_of
 from enterprises.models import Enterprise, Profile, Region
-from tasks import moves
+from tasks import moves, services
 from tasks.models import Indicator
 
 from .cells import FORMULA_PREFIXES, SpreadsheetSafeMixin
@@ -200,6 +200,7 @@ class EnterpriseResource(SpreadsheetSafeMixin, resources.ModelResource):
         """Remember the city an existing enterprise is in before the row overwrites its county."""
         super().after_init_instance(instance, new, row, **kwargs)
         instance._import_original_city_id = None if new else instance.county.parent_id
+        instance._import_was_active = False if new else instance.is_active
 
     def validate_instance(self, instance, import_validation_errors=None, validate_unique=True):
         """The domain rules of spreadsheets.imports, as field errors: a GB 32100-2015 check
@@ -241,6 +242,11 @@ class EnterpriseResource(SpreadsheetSafeMixin, resources.ModelResource):
         if moving and (self._is_using_transactions(kwargs) or not self._is_dry_run(kwargs)):
             moves.move_enterprise(self._import_user, instance, instance.county_id, str(moves.IMPORT_REASON))
         super().save_instance(instance, is_create, row, **kwargs)
+        saved = self._is_using_transactions(kwargs) or not self._is_dry_run(kwargs)
+        if saved and instance.is_active and not getattr(instance, "_import_was_active", True):
+            # A new enterprise (or one back in the reform) gets its tasks of every open period
+            # with its row; a dry run's transaction is rolled back with them.
+            services.assign_enterprises([instance.pk])
 
 
 class SizeClassListWidget(widgets.Widget):

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from enterprises import capabilities
@@ -145,11 +146,16 @@ def confirm(request, kind, token):
     except services.ImportRefused as refused:
         return _render_preview(request, importer, token, preview=refused.preview, refused=True, status=400)
     uploads.discard_upload(request.user, token)
-    messages.success(
-        request,
-        _("Imported: %(created)s created, %(updated)s updated, %(unchanged)s unchanged.")
-        % {"created": result.created, "updated": result.updated, "unchanged": result.unchanged},
-    )
+    summary = _("Imported: %(created)s created, %(updated)s updated, %(unchanged)s unchanged.") % {
+        "created": result.created, "updated": result.updated, "unchanged": result.unchanged
+    }
+    if kind == "enterprises":
+        summary += ngettext(
+            "%(count)s check-in task was created for the enterprises new in the reform.",
+            "%(count)s check-in tasks were created for the enterprises new in the reform.",
+            result.tasks_created,
+        ) % {"count": result.tasks_created}
+    messages.success(request, summary)
     return redirect("spreadsheets:index")
 
 

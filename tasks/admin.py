@@ -279,7 +279,22 @@ class MovingEnterpriseAdmin(EnterpriseAdmin):
             # The service moves the enterprise and its open tasks (and re-checks under lock);
             # the save below then writes the form's other fields.
             moves.move_enterprise(request.user, obj, obj.county, form.cleaned_data["move_reason"])
+        entering = obj.is_active and (not change or "is_active" in form.changed_data)
         super().save_model(request, obj, form, change)
+        if entering:
+            # A new enterprise, or one back in the reform, gets its tasks of every open
+            # period now, in the admin's transaction (not by a separate admin action).
+            created = services.assign_enterprises([obj.pk])
+            self.message_user(
+                request,
+                ngettext(
+                    "%(enterprise)s: %(count)d check-in task created in the open periods.",
+                    "%(enterprise)s: %(count)d check-in tasks created in the open periods.",
+                    created,
+                )
+                % {"enterprise": obj.name, "count": created},
+                messages.SUCCESS,
+            )
 
 
 admin.site.unregister(Enterprise)

@@ -10,7 +10,7 @@ from enterprises import scoping
 from enterprises.inputs import messages_of
 from enterprises.models import Enterprise, Profile
 from scoring import recompute
-from tasks import moves
+from tasks import moves, services
 
 from ..resources import EnterpriseResource
 from .sheets import Column, RowError, SheetImport, account_error, in_chunks, resource_label
@@ -148,7 +148,8 @@ class EnterpriseImport(SheetImport):
         return not account or account in self.accounts.get(enterprise.pk, set())
 
     def write(self, results, existing):
-        new, changed, left_or_rejoined = [], [], []
+        """Returns how many check-in tasks the new and rejoining enterprises were given."""
+        new, changed, left_or_rejoined, rejoined = [], [], [], []
         for result in results:
             values = self.normalised(result.values)
             if result.action == "create":
@@ -161,11 +162,16 @@ class EnterpriseImport(SheetImport):
                     moves.move_enterprise(self.user, enterprise, values["county"], str(moves.IMPORT_REASON))
                 if enterprise.is_active != values["is_active"]:
                     left_or_rejoined.append(enterprise.pk)
+                    if values["is_active"]:
+                        rejoined.append(enterprise.pk)
                 for name in self.MODEL_FIELDS:
                     setattr(enterprise, name, values[name])
                 changed.append(enterprise)
         Enterprise.objects.bulk_create(new, batch_size=1000)
         Enterprise.objects.bulk_update(changed, self.MODEL_FIELDS, batch_size=1000)
+        # Their tasks of every open period, in this transaction (before the ranking request,
+        # which looks at the tasks they have).
+        tasks_created = services.assign_enterprises([e.pk for e in new] + rejoined)
         if left_or_rejoined:
             recompute.enterprises_changed(left_or_rejoined)  # bulk_update sends no signals
         # Liaison accounts: create the missing users, then the missing profiles.
@@ -188,3 +194,4 @@ class EnterpriseImport(SheetImport):
             if name in new_names or not hasattr(self.users[name], "profile")
         ]
         Profile.objects.bulk_create(profiles, batch_size=1000)
+        return tasks_created

@@ -57,7 +57,7 @@ def apply_import(user: Any, kind: str, path: str | Path) -> Preview:
         preview, existing = importer.validate(path)
         if not preview.ok:
             raise ImportRefused(preview)
-        importer.write(preview.rows, existing)
+        preview.tasks_created = importer.write(preview.rows, existing) or 0
     return preview
 
 

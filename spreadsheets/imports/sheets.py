@@ -185,6 +185,7 @@ class Preview:
     kind: str
     rows: list
     errors: list
+    tasks_created: int = 0  # by apply_import: the check-in tasks the new enterprises were given
 
     @property
     def ok(self):

@@ -592,6 +592,10 @@ PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "")
 # --- Caches -----------------------------------------------------------------------
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# --- django-filter ----------------------------------------------------------------
+# A filter's blank choice means "no filter": 全部, never Django's "---------".
+FILTERS_EMPTY_CHOICE_LABEL = _("All")
+
 # --- django-import-export ---------------------------------------------------------
 IMPORT_EXPORT_USE_TRANSACTIONS = True
 # The resources escape = + - @ themselves (spreadsheets/cells.py): the built-in

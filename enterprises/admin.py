@@ -49,7 +49,32 @@ class SafeAutocompleteMixin:
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
-class ScopedChoicesMixin(SafeAutocompleteMixin):
+BLANK_DASHES = "---------"
+
+
+def blank_choice_label(db_field):
+    """The label of a select's blank choice in the portal's admin forms: 请选择 where a value is required,
+    无 where the field may stay empty (Django's own is ---------)."""
+    return _("None") if db_field.blank else _("Please choose")
+
+
+class ChineseBlankChoiceMixin:
+    """Selects of the admin's forms and its action menu offer 请选择 / 无, not ---------."""
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if isinstance(field, forms.ModelChoiceField) and field.empty_label == BLANK_DASHES:
+            field.empty_label = blank_choice_label(db_field)
+        elif isinstance(field, forms.ChoiceField) and not isinstance(field, forms.ModelChoiceField):
+            label = blank_choice_label(db_field)
+            field.choices = [(value, label if (value, text) == ("", BLANK_DASHES) else text) for value, text in field.choices]
+        return field
+
+    def get_action_choices(self, request, default_choices=None):
+        return super().get_action_choices(request, default_choices=[("", _("Please choose"))])
+
+
+class ScopedChoicesMixin(ChineseBlankChoiceMixin, SafeAutocompleteMixin):
     """The write side of the scoping, for every ModelAdmin and inline of the portal.
 
     Each foreign key and many-to-many of a form offers only the rows the staff user's own

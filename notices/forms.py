@@ -23,9 +23,12 @@ class NoticeForm(forms.Form):
         label=_("Body"), required=False, widget=forms.Textarea(attrs={"rows": 8, "maxlength": MAX_DESCRIPTION_LENGTH, "required": True})
     )
     audience = forms.ChoiceField(label=_("Audience"), choices=Notice.Audience.choices, required=False)
-    target_county = forms.ModelChoiceField(label=_("County-level unit"), queryset=Region.objects.none(), required=False)
+    # Required when the audience is a county or a size class (publishing checks): the blank is "choose".
+    target_county = forms.ModelChoiceField(
+        label=_("County-level unit"), queryset=Region.objects.none(), required=False, empty_label=_("Please choose")
+    )
     target_size = forms.ChoiceField(
-        label=_("Size class"), choices=[("", "—"), *Enterprise.SizeClass.choices], required=False
+        label=_("Size class"), choices=[("", _("Please choose")), *Enterprise.SizeClass.choices], required=False
     )
     files = MultipleFileField(
         label=_("Attachments (optional)"),

@@ -8,6 +8,9 @@ exception from sys.exc_info(): Django calls it inside the `except` that caught i
 exceptions raised in views and in middleware alike. DRF views reach the same mapping
 through api.errors.exception_handler.
 
+With DEBUG on, Django answers with its technical pages instead of calling these handlers;
+PortalErrorPagesMiddleware (below) calls them then too, unless DEBUG_TECHNICAL_ERRORS is on.
+
 The 503 page renders without a request context (no user, no context processors: the
 database is what is missing), as Django's own 500 handler does.
 """
@@ -15,12 +18,14 @@ database is what is missing), as Django's own 500 handler does.
 import sys
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core import signals
+from django.core.exceptions import BadRequest, PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.db import InterfaceError, OperationalError
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template import loader
 from django.template.defaultfilters import filesizeformat
+from django.utils.log import log_response
 from django.utils.translation import gettext as _
 from django.views import defaults
 
@@ -104,3 +109,53 @@ def server_error(request, template_name="500.html"):
     if is_api(request):
         return json_error(_("Something went wrong on our side. Please try again in a moment."), 500)
     return defaults.server_error(request)
+
+
+class PortalErrorPagesMiddleware:
+    """With DEBUG on, the handlers above (the portal's Chinese 404/400/500 pages, the API's JSON errors)
+    instead of Django's technical pages, unless DEBUG_TECHNICAL_ERRORS is on: `make run` is a demo that
+    people look at, and a developer who wants the traceback page sets DEBUG_TECHNICAL_ERRORS=1. Without
+    DEBUG it does nothing: Django calls the handlers itself.
+
+    Exceptions of views go through process_exception (logged and signalled as Django does); what Django
+    answered by itself, a URL that matches no route (technical 404) or an exception raised in a
+    middleware (technical 500, already logged), is replaced in __call__. First in MIDDLEWARE, so that
+    it sees every response.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    @staticmethod
+    def active():
+        return settings.DEBUG and not settings.DEBUG_TECHNICAL_ERRORS
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not self.active() or getattr(response, "portal_error_page", False):
+            return response
+        if response.status_code == 404 and request.resolver_match is None:
+            return _marked(page_not_found(request, Http404()))
+        if response.status_code == 500:
+            return _marked(server_error(request))
+        return response
+
+    def process_exception(self, request, exception):
+        if not self.active() or isinstance(exception, PermissionDenied):
+            return None  # PermissionDenied: Django calls handler403 with DEBUG on too
+        if isinstance(exception, Http404):
+            response = page_not_found(request, exception)
+        elif isinstance(exception, (BadRequest, SuspiciousOperation)):
+            response = bad_request(request, exception)
+        else:
+            signals.got_request_exception.send(sender=None, request=request)
+            response = server_error(request)  # reads the exception from sys.exc_info()
+        log_response(
+            "%s: %s", response.reason_phrase, request.path, response=response, request=request, exception=exception
+        )
+        return _marked(response)
+
+
+def _marked(response):
+    response.portal_error_page = True
+    return response

@@ -43,6 +43,9 @@ def env_list(name, default=""):
 
 
 DEBUG = env_bool("DEBUG", False)
+# With DEBUG on, errors show the portal's own Chinese 404/500 pages (the demo, `make run`); set
+# DEBUG_TECHNICAL_ERRORS=1 for Django's technical pages with the traceback. No effect without DEBUG.
+DEBUG_TECHNICAL_ERRORS = env_bool("DEBUG_TECHNICAL_ERRORS", False)
 
 # A fixed key is only acceptable for the local demo; production must set SECRET_KEY.
 SECRET_KEY = os.environ.get("SECRET_KEY") or (
@@ -89,6 +92,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that it sees every response: with DEBUG on, the portal's error pages, not Django's.
+    "chanjgai_portal.error_views.PortalErrorPagesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Before anything reads a body: the API's body limits (413 without reading it).
     "api.middleware.ApiBodyLimitMiddleware",

@@ -20,17 +20,12 @@ def _users(world):
 
 
 def _form_pages(role):
-    """The create and import forms behind the main pages (not in the nav, so not in main_pages)."""
+    """The create forms behind the main pages (not in main_pages); the import forms are on the spreadsheets page."""
     pages = {
         "liaison": [("need-new", reverse("notices:need_create"))],
         "county": [("notice-new", reverse("notices:notice_create"))],
         "city": [("notice-new", reverse("notices:notice_create"))],
     }.get(role, [])
-    if role in ("county", "city"):
-        pages += [
-            (f"import-{kind}", reverse("spreadsheets:upload", args=[kind]))
-            for kind in ("enterprises", "indicators", "offices")
-        ]
     return pages
 
 

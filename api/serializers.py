@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts import security
-from enterprises.models import Enterprise, Profile, Region
+from enterprises.models import Enterprise, Profile, Region, display_name
 from scoring.models import CountyRanking, EnterpriseRanking
 from tasks.models import (
     Assignment,
@@ -40,8 +40,26 @@ class ValidationErrorSerializer(serializers.Serializer):
 
 
 # --- the user ---------------------------------------------------------------------------
+NAME_HELP = (
+    "How the portal names {who} to others: an office by its name (邳州市产改办), a liaison by person and"
+    " enterprise (张三（徐州云集港口有限公司）); the username field beside it stays for compatibility."
+)
+
+
+class DisplayNameField(serializers.CharField):
+    """A user's display name (enterprises.models.display_name), read only. Querysets load the
+    users with `with_names(...)` so that a list costs no query per row."""
+
+    def __init__(self, source, who, **kwargs):
+        super().__init__(source=source, read_only=True, help_text=NAME_HELP.format(who=who), **kwargs)
+
+    def to_representation(self, user):
+        return display_name(user)
+
+
 class MeSerializer(serializers.Serializer):
     username = serializers.CharField()
+    display_name = serializers.CharField(help_text=NAME_HELP.format(who="the caller"))
     role = serializers.ChoiceField(choices=Profile.Role.choices, allow_null=True)
     enterprise = serializers.IntegerField(allow_null=True, help_text="The enterprise in scope (liaisons, enterprise observers).")
     county = serializers.IntegerField(allow_null=True, help_text="The county-level unit in scope, if any.")
@@ -194,6 +212,7 @@ class EvidenceSerializer(serializers.ModelSerializer):
 
 class ReviewEventSerializer(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor.username", help_text="The actor's username.")
+    actor_name = DisplayNameField(source="actor", who="the actor")
     role = serializers.ChoiceField(source="actor_role", choices=Profile.Role.choices)
     action = serializers.ChoiceField(choices=ReviewEvent.Action.choices)
     from_state = serializers.SerializerMethodField(help_text="Null for the submission itself.")
@@ -201,7 +220,7 @@ class ReviewEventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ReviewEvent
-        fields = ["actor", "role", "action", "from_state", "to_state", "comment", "points", "at"]
+        fields = ["actor", "actor_name", "role", "action", "from_state", "to_state", "comment", "points", "at"]
 
     @extend_schema_field(serializers.ChoiceField(choices=CheckInState.choices, allow_null=True))
     def get_from_state(self, event):
@@ -210,7 +229,8 @@ class ReviewEventSerializer(serializers.ModelSerializer):
 
 class CheckInSerializer(serializers.ModelSerializer):
     state = serializers.ChoiceField(choices=CheckInState.choices)
-    submitted_by = serializers.CharField(source="submitted_by.username")
+    submitted_by = serializers.CharField(source="submitted_by.username", help_text="The submitter's username.")
+    submitted_by_name = DisplayNameField(source="submitted_by", who="the submitter")
     period = serializers.IntegerField(source="assignment.period_id")
     indicator = serializers.IntegerField(source="assignment.indicator_id")
     enterprise = serializers.IntegerField(source="assignment.enterprise_id", allow_null=True)
@@ -232,6 +252,7 @@ class CheckInSerializer(serializers.ModelSerializer):
             "description",
             "points",
             "submitted_by",
+            "submitted_by_name",
             "submitted_at",
             "files",
             "events",
@@ -335,11 +356,14 @@ class EnterpriseMoveSerializer(serializers.Serializer):
 
 class EnterpriseMoveRecordSerializer(serializers.ModelSerializer):
     moved_by = serializers.CharField(source="moved_by.username", help_text="The city office user who moved it.")
+    moved_by_name = DisplayNameField(source="moved_by", who="the office that moved it")
     assignments_moved = serializers.IntegerField(help_text="Tasks of open periods that moved with the enterprise.")
 
     class Meta:
         model = EnterpriseMove
-        fields = ["id", "enterprise", "from_county", "to_county", "moved_by", "reason", "at", "assignments_moved"]
+        fields = [
+            "id", "enterprise", "from_county", "to_county", "moved_by", "moved_by_name", "reason", "at", "assignments_moved"
+        ]
         read_only_fields = fields
 
 

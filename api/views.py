@@ -27,7 +27,7 @@ from accounts import security
 from chanjgai_portal.paginator import TwoEndedPaginator
 from enterprises import capabilities
 from enterprises.inputs import profile_or_403
-from enterprises.models import Enterprise, Profile, Region
+from enterprises.models import Enterprise, Profile, Region, display_name, with_names
 from scoring import selectors as ranking_selectors
 from scoring.models import EnterpriseRanking
 from tasks import batch, moves, services
@@ -130,6 +130,7 @@ class MeView(APIView):
         city = profile.city if profile else None
         data = {
             "username": request.user.get_username(),
+            "display_name": display_name(request.user),
             "role": profile.role if profile else None,
             "enterprise": profile.enterprise_id if profile else None,
             "county": county.pk if county else None,
@@ -310,7 +311,7 @@ class CheckInViewSet(IdempotentPostMixin, mixins.CreateModelMixin, ScopedReadOnl
         CheckIn.objects.with_related()
         .prefetch_related(
             "evidence",
-            Prefetch("events", queryset=ReviewEvent.objects.select_related("actor").order_by("at", "pk")),
+            Prefetch("events", queryset=ReviewEvent.objects.select_related(*with_names("actor")).order_by("at", "pk")),
         )
         .order_by("-submitted_at", "-pk")
     )

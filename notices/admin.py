@@ -1,6 +1,8 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
-from enterprises.admin import ScopedAdminMixin, ScopedInline
+from enterprises.admin import ScopedAdminMixin, ScopedInline, person_column
+from enterprises.models import with_names
 
 from .models import ExampleCase, Need, NeedMessage, Notice, NoticeAttachment
 
@@ -14,9 +16,13 @@ class NoticeAttachmentInline(ScopedInline):
 @admin.register(Notice)
 class NoticeAdmin(ScopedAdminMixin, admin.ModelAdmin):
     scope_city = "city"
-    list_display = ["title", "sender_region", "audience", "published_at"]
+    list_display = ["title", "sender_office", "audience", "published_at"]
     list_filter = ["audience"]
     list_select_related = ["sender_region"]
+
+    @admin.display(description=_("published by"), ordering="sender_region__name")
+    def sender_office(self, notice):
+        return notice.sender_region.office_name
     search_fields = ["title"]
     raw_id_fields = ["sender"]
     inlines = [NoticeAttachmentInline]
@@ -24,8 +30,12 @@ class NoticeAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
 class NeedMessageInline(ScopedInline):
     model = NeedMessage
-    fields = ["at", "action", "author", "from_state", "to_state", "text"]
+    fields = ["at", "action", "author_name", "from_state", "to_state", "text"]
     readonly_fields = fields
+    author_name = person_column("author", _("by"))
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related(*with_names("author"))
 
 
 @admin.register(Need)

@@ -6,6 +6,7 @@ from django.db.models import OuterRef, Subquery
 from django.http import Http404
 from django.utils.translation import gettext as _
 
+from enterprises.models import with_names
 from tasks.models import Evidence
 
 from .models import ExampleCase, Need, Notice, NoticeRead
@@ -65,7 +66,7 @@ def need_for_detail(user, pk):
 
 
 def need_thread(need):
-    return list(need.messages.select_related("author").order_by("at", "pk"))
+    return list(need.messages.select_related(*with_names("author")).order_by("at", "pk"))
 
 
 def cases_for(user, category=""):

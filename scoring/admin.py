@@ -6,7 +6,8 @@ which asks scoring.recompute for a full recompute through the ranking queue."""
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
-from enterprises.admin import ReadOnlyAdminMixin, ReadOnlyInline, ScopedAdminMixin
+from enterprises.admin import ReadOnlyAdminMixin, ReadOnlyInline, ScopedAdminMixin, person_column
+from enterprises.models import with_names
 from tasks import admin as tasks_admin
 from tasks.models import Period
 
@@ -98,12 +99,13 @@ class EnterpriseRankingAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAd
 
 class ScoringRuleChangeInline(ReadOnlyInline):
     model = ScoringRuleChange
-    fields = ("changed_at", "changed_by", "before", "after")
+    fields = ("changed_at", "changed_by_name", "before", "after")
     readonly_fields = fields
     show_change_link = False
+    changed_by_name = person_column("changed_by", _("changed by"))
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("changed_by")
+        return super().get_queryset(request).select_related(*with_names("changed_by"))
 
 
 @admin.register(ScoringRule)

@@ -12,7 +12,7 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 
 from enterprises.capabilities import may_see_county_rankings
-from enterprises.models import Enterprise, Profile, Region
+from enterprises.models import Enterprise, Profile, Region, with_names
 from tasks import selectors as task_selectors
 from tasks.models import Assignment, Period
 
@@ -243,4 +243,4 @@ def current_rule(period: Period | None) -> ScoringRule | None:
 
 def rule_changes(period: Period, limit: int = 100) -> QuerySet[ScoringRuleChange]:
     """The period's scoring-rule changes, newest first, with who made them."""
-    return ScoringRuleChange.objects.filter(rule__period=period).select_related("changed_by")[:limit]
+    return ScoringRuleChange.objects.filter(rule__period=period).select_related(*with_names("changed_by"))[:limit]

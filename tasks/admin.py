@@ -12,8 +12,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from enterprises.admin import EnterpriseAdmin, ReadOnlyAdminMixin, ReadOnlyInline, ScopedAdminMixin
-from enterprises.models import Enterprise
+from enterprises.admin import EnterpriseAdmin, ReadOnlyAdminMixin, ReadOnlyInline, ScopedAdminMixin, person_column
+from enterprises.models import Enterprise, with_names
 
 from . import moves, services
 from .models import Assignment, CheckIn, EnterpriseMove, Evidence, Indicator, Period, ReviewEvent
@@ -108,17 +108,18 @@ class EvidenceInline(EvidenceFileMixin, ReadOnlyInline):
 
 class ReviewEventInline(ReadOnlyInline):
     model = ReviewEvent
-    fields = ("at", "action", "actor", "actor_role", "from_state", "to_state", "points", "comment")
+    fields = ("at", "action", "actor_name", "actor_role", "from_state", "to_state", "points", "comment")
     readonly_fields = fields
     show_change_link = False
+    actor_name = person_column("actor", _("actor"))
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("actor")
+        return super().get_queryset(request).select_related(*with_names("actor"))
 
 
 @admin.register(CheckIn)
 class CheckInAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, AssigneeColumnMixin, admin.ModelAdmin):
-    list_display = ("indicator", "assignee", "version", "state", "points", "submitted_by", "submitted_at")
+    list_display = ("indicator", "assignee", "version", "state", "points", "submitted_by_name", "submitted_at")
     list_filter = ("state", "assignment__period", "assignment__county")
     search_fields = (
         "assignment__enterprise__name",
@@ -130,7 +131,7 @@ class CheckInAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, AssigneeColumnMixin, ad
         "assignment__indicator",
         "assignment__enterprise",
         "assignment__county",
-        "submitted_by",
+        *with_names("submitted_by"),
     )
     raw_id_fields = ("assignment", "submitted_by")
     date_hierarchy = "submitted_at"
@@ -139,13 +140,15 @@ class CheckInAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, AssigneeColumnMixin, ad
     scope_enterprise = "assignment__enterprise"
     scope_county = "assignment__county"
 
+    submitted_by_name = person_column("submitted_by", _("submitted by"))
+
     @admin.display(description=_("indicator"), ordering="assignment__indicator__code")
     def indicator(self, obj):
         return obj.assignment.indicator
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related(
-            "assignment__indicator", "assignment__enterprise", "assignment__county", "submitted_by"
+            "assignment__indicator", "assignment__enterprise", "assignment__county", *with_names("submitted_by")
         )
 
 
@@ -175,13 +178,14 @@ class EvidenceAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, EvidenceFileMixin, adm
 class ReviewEventAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     """The audit trail: append-only, so never editable or deletable, not even by superusers."""
 
-    list_display = ("at", "action", "checkin_assignee", "actor", "actor_role", "from_state", "to_state", "points")
+    list_display = ("at", "action", "checkin_assignee", "actor_name", "actor_role", "from_state", "to_state", "points")
     list_filter = ("action", "actor_role", "to_state")
     search_fields = ("comment", "actor__username", "checkin__assignment__enterprise__name")
-    list_select_related = ("actor", "checkin__assignment__enterprise", "checkin__assignment__county")
+    list_select_related = (*with_names("actor"), "checkin__assignment__enterprise", "checkin__assignment__county")
     date_hierarchy = "at"
     scope_enterprise = "checkin__assignment__enterprise"
     scope_county = "checkin__assignment__county"
+    actor_name = person_column("actor", _("actor"))
 
     @admin.display(description=_("assignee"))
     def checkin_assignee(self, obj):
@@ -189,7 +193,7 @@ class ReviewEventAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related(
-            "actor",
+            *with_names("actor"),
             "checkin__assignment__indicator",
             "checkin__assignment__enterprise",
             "checkin__assignment__county",
@@ -201,12 +205,13 @@ class EnterpriseMoveAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin
     """Enterprises moved to another county (tasks.moves): an audit record, never edited here.
     A move is made by changing the county on the enterprise's own page."""
 
-    list_display = ("at", "enterprise", "from_county", "to_county", "moved_by", "assignments_moved")
+    list_display = ("at", "enterprise", "from_county", "to_county", "moved_by_name", "assignments_moved")
     list_filter = (("to_county", admin.RelatedOnlyFieldListFilter),)
     search_fields = ("enterprise__name", "enterprise__credit_code", "reason", "moved_by__username")
-    list_select_related = ("enterprise", "from_county", "to_county", "moved_by")
+    list_select_related = ("enterprise", "from_county", "to_county", *with_names("moved_by"))
     date_hierarchy = "at"
     scope_city = "to_county__parent"
+    moved_by_name = person_column("moved_by", _("moved by"))
 
 
 # --- Moving an enterprise: a new county on its admin page goes through tasks.moves ---------

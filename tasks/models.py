@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from enterprises.models import CityQuerySet, Enterprise, Profile, Region, ScopedQuerySet
+from enterprises.models import CityQuerySet, Enterprise, Profile, Region, ScopedQuerySet, with_names
 
 from .evidence import type_label
 
@@ -308,7 +308,8 @@ class CheckInQuerySet(ScopedQuerySet):
 
     def with_related(self):
         return self.select_related(
-            "assignment__indicator", "assignment__enterprise", "assignment__county", "assignment__period", "submitted_by"
+            "assignment__indicator", "assignment__enterprise", "assignment__county", "assignment__period",
+            *with_names("submitted_by"),
         )
 
 

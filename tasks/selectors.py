@@ -9,7 +9,7 @@ from django.db.models import Count, Prefetch, QuerySet
 from django.http import Http404
 from django.utils.translation import gettext as _
 
-from enterprises.models import Profile
+from enterprises.models import Profile, with_names
 
 from . import workflow
 from .models import Assignment, CheckIn, CheckInState, Period, ReviewEvent
@@ -70,10 +70,10 @@ def assignment_for_detail(user: AbstractBaseUser, pk: int | str) -> Assignment:
 def checkin_history(assignment: Assignment) -> list[CheckIn]:
     """Every version of an assignment's check-in, newest first, with evidence and events."""
     return list(
-        assignment.checkins.select_related("submitted_by")
+        assignment.checkins.select_related(*with_names("submitted_by"))
         .prefetch_related(
             "evidence",
-            Prefetch("events", queryset=ReviewEvent.objects.select_related("actor").order_by("at", "pk")),
+            Prefetch("events", queryset=ReviewEvent.objects.select_related(*with_names("actor")).order_by("at", "pk")),
         )
         .order_by("-version")
     )
@@ -201,7 +201,7 @@ def county_approval(checkin: CheckIn) -> ReviewEvent | None:
     scoring form), or None for a county office's own check-in."""
     return (
         checkin.events.filter(action=ReviewEvent.Action.APPROVE)
-        .select_related("actor")
+        .select_related(*with_names("actor"))
         .order_by("-at", "-pk")
         .first()
     )

@@ -173,6 +173,7 @@ def test_me_names_the_role_and_scope(world):
     me = api_client(world.liaisons[0]).get("/api/me/").json()
     assert me == {
         "username": "ent0001",
+        "display_name": f"张伟（{world.enterprises[0].name}）",
         "role": "enterprise_liaison",
         "enterprise": world.enterprises[0].pk,
         "county": world.counties[0].pk,

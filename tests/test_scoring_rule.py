@@ -10,6 +10,7 @@ import pytest
 from django.templatetags.static import static
 from django.urls import reverse
 
+from enterprises.models import display_name
 from scoring.models import (
     CountyRanking,
     EnterpriseRanking,
@@ -102,7 +103,7 @@ def test_city_office_changes_weights_and_ties_and_the_rankings_follow(
     assert "Enterprise weight: 60 → 50" in history
     assert "Enterprise weight" in history and "Dense ranks (1, 2, 2, 3)" in history
     assert "Count unfinished tasks" not in history  # unchanged fields are not listed
-    assert w.city_user.username in history
+    assert display_name(w.city_user) in history
 
     # The county page explains the new score with the new weights.
     county = client.get(f"{reverse('scoring:county_detail', args=[w.counties[0].pk])}?period={w.period.pk}")

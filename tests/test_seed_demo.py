@@ -1,13 +1,18 @@
 """`manage.py seed_demo`: the demo city, its accounts and progress; deterministic and idempotent."""
 
+import logging
 from decimal import Decimal
 from io import StringIO
 
+import pypdfium2
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.urls import reverse
+from PIL import Image
 
 from demo.management.commands.seed_demo import demo_enterprises
+from enterprises import capabilities
 from enterprises.credit_code import is_valid
 from enterprises.models import Enterprise, Profile, Region
 from scoring.models import RankingSnapshot
@@ -139,8 +144,16 @@ def test_seed_pushes_some_checkins_through_every_step_of_the_workflow(seeded):
     assert set(Evidence.objects.values_list("content_type", flat=True)) == {"application/pdf", "image/jpeg"}
     pdf = Evidence.objects.filter(content_type="application/pdf").first()
     with pdf.file.open("rb") as handle:
-        page_count, images = previews.render(pdf.content_type, handle.read())
-    assert page_count >= 2 and len(images) == page_count + 1
+        content = handle.read()
+    page_count, images = previews.render(pdf.content_type, content)
+    assert page_count == 1 and len(images) == 2
+    # A real document: Chinese text a reader can select, not a picture of grey bars.
+    document = pypdfium2.PdfDocument(content)
+    text = document[0].get_textpage().get_text_range()
+    assert "产业工人队伍建设改革" in text and "责任部门" in text
+    photo = Evidence.objects.filter(content_type="image/jpeg").first()
+    with photo.file.open("rb") as handle, Image.open(handle) as image:
+        assert image.format == "JPEG" and image.size[0] >= 800
     assert CheckIn.objects.filter(assignment__enterprise__isnull=True).exists()  # county offices too
     progressed = Assignment.objects.filter(period=period, enterprise__isnull=False).exclude(state="not_submitted")
     share = progressed.values("enterprise").distinct().count() / 120
@@ -187,3 +200,70 @@ def test_seed_without_progress_leaves_every_assignment_not_submitted(db):
     seed(enterprises=10, no_progress=True)
     assert not CheckIn.objects.exists()
     assert RankingSnapshot.objects.count() == 1
+
+
+def test_seed_names_the_people_and_gives_the_offices_phones(seeded):
+    ent = User.objects.get(username="ent0001").profile
+    assert ent.person_name == ent.enterprise.liaison_name and ent.display_name == f"{ent.person_name}（徐州云集港口有限公司）"
+    offices = Profile.objects.filter(role__in=[Profile.Role.CITY_OFFICE, Profile.Role.COUNTY_OFFICE])
+    assert offices.count() == 12 and not offices.filter(person_name="").exists()
+    assert all(2 <= len(name) <= 3 for name in offices.values_list("person_name", flat=True))
+    assert User.objects.get(username="county10").profile.display_name == "邳州市产改办"
+    phones = list(Region.objects.filter(level__in=["city", "county"]).values_list("office_phone", flat=True))
+    assert len(phones) == 12 and len(set(phones)) == 12
+    assert all(phone.startswith("0516-8") and len(phone) == 13 for phone in phones)
+
+
+def test_the_demo_observer_reads_the_whole_city_and_may_do_nothing(seeded, client):
+    observer = User.objects.get(username="observer")
+    profile = observer.profile
+    assert (profile.role, profile.region.code) == (Profile.Role.OBSERVER, "320300")
+    assert "observer" in seeded and "产改观察员" in seeded
+    assert observer.check_password("demo12345") and not observer.is_staff
+    assert not any(
+        check(profile)
+        for check in (
+            capabilities.may_export,
+            capabilities.may_import,
+            capabilities.may_publish_notices,
+            capabilities.may_report_needs,
+            capabilities.may_curate_cases,
+            capabilities.may_unlock_accounts,
+            capabilities.may_change_scoring_rule,
+            capabilities.may_move_enterprises,
+        )
+    )
+    client.force_login(observer)
+    pending = CheckIn.objects.filter(state="pending_county_review").first()
+    page = client.get(reverse("tasks:checkin_detail", args=[pending.pk]))
+    assert page.status_code == 200 and reverse("tasks:approve", args=[pending.pk]) not in page.content.decode()
+    assert client.post(reverse("tasks:approve", args=[pending.pk]), {"comment": "x"}).status_code in (403, 404)
+    pending.refresh_from_db()
+    assert pending.state == "pending_county_review"
+
+
+def test_the_first_seed_counts_its_jobs_in_one_line_instead_of_a_line_each(transactional_db, caplog):
+    # Committed for real (transactional_db): the jobs run when the seed commits, as in `make run`.
+    with caplog.at_level(logging.INFO):
+        output = seed(enterprises=60)
+    job_lines = [r for r in caplog.records if r.name.startswith("celery") and r.levelno < logging.WARNING]
+    assert job_lines == []
+    assert CheckIn.objects.count() > 20  # jobs ran: previews and notifications of the check-ins
+    summary = [line for line in output.splitlines() if "background jobs run:" in line]
+    assert len(summary) == 1 and "make_evidence_previews" in summary[0]
+    assert len(output.splitlines()) < 40
+    # Only the seed is quiet: a job run afterwards is logged as usual.
+    assert logging.getLogger("celery.app.trace").level in (logging.NOTSET, logging.INFO)
+
+
+def test_the_readme_says_how_to_choose_the_port_and_who_reviews_ent0001():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert "make run PORT=8001" in readme
+    assert "`observer`" in readme and "产改观察员" in readme
+    assert "`county10` (邳州市产改办) reviews" in readme
+    # …and the seed agrees with it.
+    from demo import data
+
+    assert data.FIRST_ENTERPRISE[1] == "邳州市" and data.COUNTIES[9][0] == "邳州市"

@@ -7,13 +7,17 @@ only missing ones are created, so a second run changes nothing. The demo progres
 through the real workflow services, only on the first run (while the period has no check-ins).
 """
 
+import contextlib
 import datetime
+import logging
 import random
 import time
 import zlib
+from collections import Counter
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from celery.signals import task_success
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
@@ -23,7 +27,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from demo import data
-from demo.evidence_samples import sample_pdf, sample_photo
+from demo.evidence_samples import chinese_pdf, sample_photo
 from enterprises.credit_code import ALPHABET, make_code
 from enterprises.models import Enterprise, Profile, Region
 from scoring import recompute
@@ -56,6 +60,23 @@ def liaison_username(index):
 
 def county_username(index):
     return f"county{index + 1:02d}"
+
+
+# The demo's read-only observer (产改观察员), reading the whole city.
+OBSERVER_USERNAME = "observer"
+# Accounts named by the command rather than numbered.
+NAMED_USERNAMES = ["admin", "city", OBSERVER_USERNAME]
+
+
+def person_name(username):
+    """A Chinese name for a demo office or observer account, the same on every run."""
+    rng = random.Random(f"person {username}")
+    return rng.choice(data.SURNAMES) + "".join(rng.choice(data.GIVEN_CHARS) for _ in range(rng.randint(1, 2)))
+
+
+def office_phone(region_code):
+    """A Xuzhou landline (0516-8xxxxxxx) for a region's reform office, the same on every run."""
+    return f"0516-8{zlib.crc32(f'office {region_code}'.encode()) % 10**7:07d}"
 
 
 def _weighted(rng, pairs):
@@ -129,10 +150,14 @@ DEMO_FILE_VARIANTS = 4
 
 
 def _demo_files(title, version):
-    """A PDF of 2-3 pages and a photo, as the real liaisons upload (chosen by the title, so
-    that the seed's random sequence, and with it the demo, stays as it was)."""
+    """A one-page PDF in Chinese about the task and a photo, as the real liaisons upload
+    (chosen by the title, so that the seed's random sequence, and with it the demo, stays as
+    it was): one document per task and version, one photo of four."""
     variant = zlib.crc32(f"{title} {version}".encode()) % DEMO_FILE_VARIANTS
-    pdf = _sample(("pdf", variant), lambda: sample_pdf(variant, heading=f"Evidence {variant + 1}"))
+    pdf = _sample(
+        ("pdf", title, version),
+        lambda: chinese_pdf(f"{title} {version}", title=title[:28] if version == 1 else f"{title[:24]}（补充）"),
+    )
     photo = _sample(("photo", variant), lambda: sample_photo(variant))
     name = title[:24]
     return [
@@ -142,6 +167,27 @@ def _demo_files(title, version):
 
 
 _SAMPLES = {}
+
+
+@contextlib.contextmanager
+def jobs_counted_quietly():
+    """Count the jobs that run while seeding instead of logging each: eager Celery (the demo
+    without a broker) logs a line per job at INFO, some 1,200 on a first `make run`. A job
+    that fails is still logged (celery.app.trace logs failures as errors)."""
+    counts = Counter()
+
+    def count(sender=None, **_kwargs):
+        counts[getattr(sender, "name", str(sender))] += 1
+
+    trace = logging.getLogger("celery.app.trace")
+    level = trace.level
+    trace.setLevel(max(logging.WARNING, level))
+    task_success.connect(count, weak=False)
+    try:
+        yield counts
+    finally:
+        task_success.disconnect(count)
+        trace.setLevel(level)
 
 
 def _sample(key, make):
@@ -183,7 +229,7 @@ class Command(BaseCommand):
 
         # The scores given while seeding would each schedule a recompute when the transaction
         # commits; the snapshot computed at the end already includes them all.
-        with recompute.coalesced_recomputes() as pending_recomputes:
+        with jobs_counted_quietly() as jobs, recompute.coalesced_recomputes() as pending_recomputes:
             with transaction.atomic():
                 city, counties = self.seed_regions()
                 enterprise_ids = self.seed_enterprises(city, counties, count, seed)
@@ -202,6 +248,9 @@ class Command(BaseCommand):
                     recompute.recompute_now(period, trigger="seed_demo")
                     self.step("ranking snapshot computed")
             pending_recomputes.discard(period.pk)
+        if jobs:
+            kinds = ", ".join(f"{name.rsplit('.', 1)[-1]} {n}" for name, n in sorted(jobs.items()))
+            self.step(f"background jobs run: {sum(jobs.values())} ({kinds})")
 
         self.print_logins(city, counties, count, options["password"])
 
@@ -224,6 +273,12 @@ class Command(BaseCommand):
                 code=code, defaults={"name": name, "level": Region.Level.COUNTY, "parent": city, "order": order}
             )
             counties.append(county)
+        # The offices' phones (whom a locked-out liaison calls), also for a demo seeded before
+        # regions had one: only blanks are filled, so an office's own number stays.
+        for region in [city, *counties]:
+            if not region.office_phone:
+                region.office_phone = office_phone(region.code)
+                Region.objects.filter(pk=region.pk, office_phone="").update(office_phone=region.office_phone)
         self.step(f"regions: {data.PROVINCE[0]} → {data.CITY[0]} → {len(counties)} county-level units")
         return city, counties
 
@@ -248,15 +303,17 @@ class Command(BaseCommand):
         return [existing[row["credit_code"]] for row in rows]
 
     def seed_accounts(self, city, counties, enterprise_ids):
-        """The city office, the county offices, one liaison per enterprise and `admin`."""
+        """The city office, the county offices, one liaison per enterprise, the city's
+        observer and `admin`, with the people's names (a liaison is its enterprise's contact)."""
         User = get_user_model()
         wanted = {"city": ("city_office", city.pk)}
         for i, county in enumerate(counties):
             wanted[county_username(i)] = ("county_office", county.pk)
         for i, enterprise_id in enumerate(enterprise_ids):
             wanted[liaison_username(i)] = ("enterprise_liaison", enterprise_id)
+        wanted[OBSERVER_USERNAME] = ("observer", city.pk)
 
-        existing = set(User.objects.filter(username__in=["admin", "city"]).values_list("username", flat=True))
+        existing = set(User.objects.filter(username__in=NAMED_USERNAMES).values_list("username", flat=True))
         existing |= set(
             User.objects.filter(username__regex=r"^(ent|county)[0-9]+$").values_list("username", flat=True)
         )
@@ -272,18 +329,21 @@ class Command(BaseCommand):
         User.objects.bulk_create(new_users, batch_size=2000)
 
         ids = dict(
-            User.objects.filter(username__in=["admin", "city"]).values_list("username", "pk")
+            User.objects.filter(username__in=NAMED_USERNAMES).values_list("username", "pk")
         )
         ids.update(User.objects.filter(username__regex=r"^(ent|county)[0-9]+$").values_list("username", "pk"))
         with_profile = set(Profile.objects.values_list("user_id", flat=True))
+        liaison_names = dict(Enterprise.objects.filter(pk__in=enterprise_ids).values_list("pk", "liaison_name"))
         profiles = []
         for name, (role, target) in wanted.items():
             if ids[name] in with_profile:
                 continue
             if role == "enterprise_liaison":
-                profiles.append(Profile(user_id=ids[name], role=role, enterprise_id=target))
+                profiles.append(
+                    Profile(user_id=ids[name], role=role, enterprise_id=target, person_name=liaison_names[target])
+                )
             else:
-                profiles.append(Profile(user_id=ids[name], role=role, region_id=target))
+                profiles.append(Profile(user_id=ids[name], role=role, region_id=target, person_name=person_name(name)))
         Profile.objects.bulk_create(profiles, batch_size=2000)
 
         group, _ = Group.objects.get_or_create(name=CITY_OFFICE_GROUP)
@@ -416,6 +476,7 @@ class Command(BaseCommand):
         rows = [("role", "username", "scope", "password")]
         rows.append(("superuser (admin site)", "admin", "—", password))
         rows.append(("city office 市产改办", "city", city.name, password))
+        rows.append(("observer 产改观察员 (read only)", OBSERVER_USERNAME, city.name, password))
         for i, county in enumerate(counties):
             rows.append(("county office 县区产改办", county_username(i), county.name, password))
         first = Enterprise.objects.filter(profiles__user__username=liaison_username(0)).first()

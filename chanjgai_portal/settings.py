@@ -68,12 +68,12 @@ INSTALLED_APPS = [
     "import_export",
     "rest_framework",
     # API tokens (api/authentication.py): stored hashed, expiring, revocable.
-    "knox",
+    "api.apps.KnoxConfig",  # knox under a Chinese name in the admin
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     # Before accounts, whose admin replaces axes' AccessAttempt admin.
-    "axes",
+    "accounts.apps.AxesConfig",  # axes under a Chinese name in the admin
     "csp",
     # Below every app whose POSTs it makes safe to retry (tasks, api).
     "idempotency",

@@ -1,4 +1,4 @@
-"""Messages of Django itself whose zh_Hans wording the portal overrides.
+"""Messages of Django itself, and of third-party apps, whose zh_Hans wording the portal sets or overrides.
 
 Never imported: `make messages-update` (makemessages) reads it (it skips locale/) so that these msgids stay in
 locale/zh_Hans/LC_MESSAGES/django.po, which Django consults before its own catalogue.
@@ -9,4 +9,14 @@ from django.utils.translation import gettext_noop
 OVERRIDDEN = [
     # Django's own reads 不允许是用空字符串。, which is wrong (NUL is not an empty string).
     gettext_noop("Null characters are not allowed."),
+    # django-axes has no Chinese catalogue: its models' names in the admin.
+    gettext_noop("access attempt"),
+    gettext_noop("access attempts"),
+    gettext_noop("Access Attempt"),
+    gettext_noop("access attempt expiration"),
+    gettext_noop("access attempt expirations"),
+    gettext_noop("access failure"),
+    gettext_noop("access failures"),
+    gettext_noop("access log"),
+    gettext_noop("access logs"),
 ]

@@ -10,8 +10,10 @@ from django.utils.translation import gettext_lazy as _
 from enterprises import admin as enterprises_admin
 from enterprises.inputs import messages_of
 from enterprises.models import Profile
+from enterprises.scoping import accounts_managed_by
 
 from . import security
+from .models import AccountEvent
 
 
 # --- Login lockouts: axes' own admin, plus unlocking through the one service ---------------
@@ -56,3 +58,31 @@ class ProfileAdmin(enterprises_admin.ProfileAdmin):
 
 admin.site.unregister(Profile)
 admin.site.register(Profile, ProfileAdmin)
+
+
+# --- The account audit trail: read-only, for everyone including a superuser ----------------
+@admin.register(AccountEvent)
+class AccountEventAdmin(admin.ModelAdmin):
+    """Account events as recorded (accounts.onboarding): never added, changed or deleted here."""
+
+    list_display = ("at", "action", "user", "actor", "address")
+    list_filter = ("action",)
+    search_fields = ("user__username", "actor__username")
+    list_select_related = ("user", "actor")
+    date_hierarchy = "at"
+    readonly_fields = ("at", "action", "user", "actor", "address", "detail")
+
+    def get_queryset(self, request):
+        events = super().get_queryset(request)
+        if request.user.is_superuser:
+            return events
+        return events.filter(user__in=accounts_managed_by(request.user))
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

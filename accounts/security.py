@@ -14,6 +14,8 @@ Every rule here is used by the browser login, the API token endpoint and the adm
 - `is_demo_password(raw)`: outside DEBUG (REFUSE_DEMO_PASSWORD) the demo accounts' password is
   not good enough to work with; a browser login with it must change it first
   (`PasswordChangeRequiredMiddleware`) and the API refuses it as it refuses a wrong password.
+  The same holds for a one-time initial password an office issued (accounts.onboarding,
+  accounts.models.InitialPassword), which its owner's own change ends (`end_initial_password`).
 """
 
 import logging
@@ -46,11 +48,15 @@ from enterprises.inputs import refuse_nul
 from enterprises.models import Profile
 from enterprises.scoping import users_in_city
 
+from .models import AccountEvent, InitialPassword
+
 log = logging.getLogger(__name__)
 
 LOCKOUT_STATUS = 429
-# Session keys: the password hash the user logged in with, while it is the demo password.
+# Session keys: the password hash the user logged in with, while it is the demo password or
+# an initial password, and which of the two it is ("demo" or "initial": the page says why).
 DEMO_PASSWORD_SESSION_KEY = "demo_password_hash"
+PASSWORD_CHANGE_REASON_SESSION_KEY = "password_change_reason"
 
 
 # --- lockouts ------------------------------------------------------------------------------
@@ -168,9 +174,14 @@ def unlock_user(actor: AbstractBaseUser, username: str) -> int:
     Raises PermissionDenied for other roles and ValidationError for an unknown username.
     """
     username = _account_of_city(_unlocking_city(actor), username).get_username()
-    cleared = AxesProxyHandler.reset_attempts(username=username)
+    cleared = clear_lockout(username)
     log.info("%s unlocked the login of %s (%d records cleared)", actor.get_username(), username, cleared)
     return cleared
+
+
+def clear_lockout(username: str) -> int:
+    """Clear every failed-login record of `username` (all addresses), e.g. after a reset."""
+    return AxesProxyHandler.reset_attempts(username=username)
 
 
 # --- wrong current passwords are failed logins ---------------------------------------------
@@ -214,7 +225,12 @@ def authenticate_for_api(request: HttpRequest, *, username: str, password: str) 
     if is_demo_password(password):
         user_login_failed.send(sender=__name__, credentials={"username": username}, request=request)
         return None
-    return authenticate(request=request, username=username, password=password)
+    user = authenticate(request=request, username=username, password=password)
+    if user is not None and has_initial_password(user):
+        # An office's one-time password is for the first browser login only.
+        user_login_failed.send(sender=__name__, credentials={"username": username}, request=request)
+        return None
+    return user
 
 
 def issue_api_token(user: AbstractBaseUser) -> tuple[AuthToken, str]:
@@ -264,6 +280,20 @@ def revoke_tokens_on_password_change(sender: type, instance: AbstractBaseUser, c
     """
     if not created and getattr(instance, "_password", None) is not None:
         revoke_user_tokens(instance)
+        end_initial_password(instance)
+
+
+def has_initial_password(user: AbstractBaseUser) -> bool:
+    """Whether the account still has the one-time password an office issued."""
+    return user.pk is not None and InitialPassword.objects.filter(user_id=user.pk).exists()
+
+
+def end_initial_password(user: AbstractBaseUser) -> None:
+    """The owner set a password of their own (the forced change, an e-mailed link, the
+    admin's): the initial one is over, and that is in the account's audit trail."""
+    deleted, _by_model = InitialPassword.objects.filter(user_id=user.pk).delete()
+    if deleted:
+        AccountEvent.objects.create(actor=user, user=user, action=AccountEvent.Action.INITIAL_PASSWORD_CHANGED)
 
 
 # --- the demo password ---------------------------------------------------------------------
@@ -277,17 +307,25 @@ def is_demo_password(raw_password: str | None) -> bool:
 
 @receiver(user_logged_in, dispatch_uid="accounts.security.flag_demo_password")
 def flag_demo_password(sender: type, request: HttpRequest | None, user: AbstractBaseUser, **kwargs) -> None:
-    """A browser login (portal or admin) with the demo password: remember the hash it had,
-    so every page asks for a new password until the hash changes."""
+    """A browser login (portal or admin) with the demo password or an office's initial
+    password: remember the hash it had, so every page asks for a new password until the
+    hash changes."""
     if request is None or not hasattr(request, "session"):
         return
+    reason = None
     if is_demo_password(request.POST.get("password")):
+        reason = "demo"
+    elif has_initial_password(user):
+        reason = "initial"
+    if reason:
         request.session[DEMO_PASSWORD_SESSION_KEY] = user.password
+        request.session[PASSWORD_CHANGE_REASON_SESSION_KEY] = reason
 
 
 class PasswordChangeRequiredMiddleware:
-    """Sends a user who logged in with the demo password to the password change page, from
-    every page but that one and logging out, until the password is changed."""
+    """Sends a user who logged in with the demo password or an initial password to the
+    password change page, from every page but that one and logging out, until the password
+    is changed."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -297,8 +335,11 @@ class PasswordChangeRequiredMiddleware:
         if flagged and request.user.is_authenticated:
             if request.user.password != flagged:
                 del request.session[DEMO_PASSWORD_SESSION_KEY]
+                request.session.pop(PASSWORD_CHANGE_REASON_SESSION_KEY, None)
             elif not self._allowed(request.path_info):
                 if request.path_info.startswith("/api/"):
+                    if request.session.get(PASSWORD_CHANGE_REASON_SESSION_KEY) == "initial":
+                        return JsonResponse({"detail": _("Change your initial password first.")}, status=403)
                     return JsonResponse({"detail": _("Change the demo password first.")}, status=403)
                 return redirect("password_change")
         return self.get_response(request)

@@ -159,6 +159,25 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Django's default hashers, plus the cheaper one of random one-time initial passwords
+# (accounts/hashers.py), which a first login upgrades to the default one.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+    "accounts.hashers.InitialPasswordHasher",
+]
+# How long an office may download the account sheet of the initial passwords it issued
+# (accounts.onboarding); a beat job deletes it after that, "handed out" at once.
+ACCOUNT_SHEET_HOURS = int(os.environ.get("ACCOUNT_SHEET_HOURS", "24"))
+# 忘记密码: at most this many requests an hour from one address, and mails for one account;
+# an e-mailed link works for PASSWORD_RESET_TIMEOUT seconds.
+PASSWORD_RESET_PER_ADDRESS = int(os.environ.get("PASSWORD_RESET_PER_ADDRESS", "5"))
+PASSWORD_RESET_PER_ACCOUNT = int(os.environ.get("PASSWORD_RESET_PER_ACCOUNT", "3"))
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("PASSWORD_RESET_TIMEOUT", str(24 * 3600)))
+
 # The password seed_demo gives the demo accounts: outside DEBUG (REFUSE_DEMO_PASSWORD) a
 # browser login with it must change it first, and the API refuses it (accounts/security.py).
 DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "demo12345")
@@ -530,6 +549,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "delete-expired-api-tokens": {
         "task": "enterprises.delete_expired_api_tokens",
+        "schedule": HOUSEKEEPING_EVERY,
+    },
+    "delete-expired-account-sheets": {
+        "task": "accounts.delete_expired_account_sheets",
         "schedule": HOUSEKEEPING_EVERY,
     },
     "remove-old-idempotency-keys": {

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from accounts import password_reset
 from accounts.views import PasswordChangeView, text_size, unlock_accounts
 from enterprises.views import home
 from scoring.urls import urlpatterns as scoring_urlpatterns
@@ -22,6 +23,21 @@ urlpatterns = [
     path("accounts/password/", PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("accounts/unlock/", unlock_accounts, name="unlock_accounts"),
+    # 忘记密码 (accounts.password_reset): the same answer for every input, limited per address.
+    path("accounts/password/reset/", password_reset.PasswordResetView.as_view(), name="password_reset"),
+    path("accounts/password/reset/sent/", password_reset.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "accounts/password/reset/<uidb64>/<token>/",
+        password_reset.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "accounts/password/reset/complete/",
+        password_reset.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
+    # 账号管理 and 我的账号 (accounts.onboarding).
+    path("accounts/", include("accounts.urls")),
     # 大字模式 (accounts.preferences): POST only, from the switch in every page's header.
     path("accounts/text-size/", text_size, name="text_size"),
     # The admin's own password form does not count wrong current passwords: its link leads

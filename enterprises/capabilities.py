@@ -1,6 +1,6 @@
 """Who may do what beyond the check-in workflow, decided once from the Profile (role, level,
-city): export, import, publish a notice, report a need, curate example cases, unlock
-accounts, change the scoring rule, see county rankings, move an enterprise.
+city): export, import, publish a notice, report a need, curate example cases, unlock and
+manage accounts, change the scoring rule, see county rankings, move an enterprise.
 
 Every view, API permission, service and template asks here (templates through the
 `caps` context variable); nothing else re-decides a role. The workflow's own transitions
@@ -53,6 +53,20 @@ def may_unlock_accounts(profile: Profile | None) -> bool:
     return _is_city_office_of_a_city(profile)
 
 
+def may_manage_accounts(profile: Profile | None) -> bool:
+    """The reform offices create accounts, reset passwords and disable accounts: the city
+    office for every account of its city, a county office for its county's liaisons
+    (enterprises.scoping.accounts_managed_by says which)."""
+    if profile is None or profile.region_id is None:
+        return False
+    return _is_city_office_of_a_city(profile) or profile.is_county_office
+
+
+def may_create_office_accounts(profile: Profile | None) -> bool:
+    """Only the city office creates office and observer accounts; a county office creates liaisons."""
+    return _is_city_office_of_a_city(profile)
+
+
 def may_change_scoring_rule(profile: Profile | None) -> bool:
     """The city office changes its periods' scoring rules."""
     return profile is not None and profile.is_city_office
@@ -84,6 +98,7 @@ class Capabilities:
     may_report_needs: bool = False
     may_curate_cases: bool = False
     may_unlock_accounts: bool = False
+    may_manage_accounts: bool = False
     may_change_scoring_rule: bool = False
     may_see_county_rankings: bool = False
     may_move_enterprises: bool = False
@@ -112,6 +127,7 @@ class Capabilities:
             may_report_needs=may_report_needs(profile),
             may_curate_cases=may_curate_cases(profile),
             may_unlock_accounts=may_unlock_accounts(profile),
+            may_manage_accounts=may_manage_accounts(profile),
             may_change_scoring_rule=may_change_scoring_rule(profile),
             may_see_county_rankings=may_see_county_rankings(profile),
             may_move_enterprises=may_move_enterprises(profile),

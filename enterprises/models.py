@@ -194,6 +194,8 @@ class Profile(models.Model):
     # The person's own name (张三); the enterprise's liaison_name stands in for a liaison
     # account that has none (display_name).
     person_name = models.CharField(_("name"), max_length=32, blank=True)
+    # The person's own phone (the e-mail is the account's): where the office reaches them.
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
     # 大字模式 (issue 20): a display preference that follows the person to every browser, so
     # it lives with the person's other settings here rather than in a model of its own.
     large_text = models.BooleanField(

@@ -54,6 +54,28 @@ def accounts_of_city(city):
     return users_in_city(city).filter(is_superuser=False)
 
 
+def accounts_managed_by(user) -> QuerySet[AbstractBaseUser]:
+    """The accounts `user` creates, resets and disables (accounts.onboarding): the city
+    office every account of its city (offices, liaisons, observers; never a superuser's), a
+    county office its own county's liaisons, a superuser every account with a portal role.
+    Never the user's own: that is the password change page's."""
+    User = get_user_model()
+    if getattr(user, "is_superuser", False):
+        return User.objects.filter(is_superuser=False, profile__isnull=False).exclude(pk=user.pk)
+    profile = Profile.for_user(user)
+    if profile is None or profile.region_id is None:
+        return User.objects.none()
+    if profile.is_city_office and profile.city is not None:
+        return accounts_of_city(profile.city).exclude(pk=user.pk)
+    if profile.is_county_office:
+        return User.objects.filter(
+            is_superuser=False,
+            profile__role=Profile.Role.ENTERPRISE_LIAISON,
+            profile__enterprise__county_id=profile.region_id,
+        )
+    return User.objects.none()
+
+
 # select_related() of a User queryset that lets check_account() run without a query per account.
 ACCOUNT_RELATIONS = tuple(f"profile__{path}" for path in Profile.SCOPE_RELATIONS)
 

@@ -19,6 +19,7 @@ Roles: "liaison" (ent0001, of 徐州云集港口有限公司 in 鼓楼区), "cou
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from accounts import onboarding
 from notices import cases, needs, publishing
 from notices.models import Need, Notice
 from scoring.models import RankingSnapshot
@@ -108,6 +109,7 @@ def _common(objects, *, notice=True):
         ("case", reverse("notices:case_detail", args=[objects["case"].pk])),
         ("notifications", reverse("notices:notification_list")),
         ("password", reverse("password_change")),
+        ("my-account", reverse("accounts:me")),
     ]
     return pages if notice else [item for item in pages if item[0] != "notice"]
 
@@ -122,6 +124,17 @@ def main_pages(world):
     need_detail = ("need", reverse("notices:need_detail", args=[need.pk]))
     enterprise_ranking = ("enterprise-ranking", reverse("scoring:enterprise_detail", args=[e11.pk]))
     county_ranking = ("county-ranking", reverse("scoring:county_detail", args=[c1.pk]))
+    # 账号管理: an account of the county's with its records, and the city's sheet of a reset.
+    account_detail = ("account", reverse("accounts:detail", args=[world.liaisons[1].pk]))
+    onboarding.disable_account(world.county_users[0], world.liaisons[1].pk)
+    sheet = onboarding.reset_password(world.city_user, world.liaisons[3].pk)
+    accounts = [
+        ("accounts", reverse("accounts:list")),
+        account_detail,
+        ("account-new", reverse("accounts:create")),
+        ("account-reset", reverse("accounts:action", args=[world.liaisons[1].pk, "reset"])),
+        ("account-events", reverse("accounts:events")),
+    ]
     return {
         "liaison": [
             ("dashboard", reverse("dashboards:enterprise")),
@@ -146,6 +159,7 @@ def main_pages(world):
             enterprise_ranking,
             need_detail,
             ("spreadsheets", reverse("spreadsheets:index")),
+            *accounts,
             *common,
         ],
         "city": [
@@ -163,6 +177,8 @@ def main_pages(world):
             need_detail,
             ("spreadsheets", reverse("spreadsheets:index")),
             ("unlock", reverse("unlock_accounts")),
+            *accounts,
+            ("account-sheet", reverse("accounts:sheet", args=[sheet.pk])),
             *common,
         ],
         "observer": [

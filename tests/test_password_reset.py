@@ -12,8 +12,6 @@ from django.urls import reverse
 from accounts import onboarding
 from accounts.models import AccountEvent, InitialPassword
 
-from . import factories as f
-
 pytestmark = pytest.mark.usefixtures("fast_password_hashes")
 
 
@@ -82,7 +80,7 @@ def test_requests_are_limited_per_address_and_per_account(world, settings):
     for _i in range(5):
         assert _ask("ent0001", address="10.0.0.7").status_code == 302
     assert len(mail.outbox) == 2  # the account's limit
-    for i in range(5):
+    for _i in range(5):
         assert _ask("ent0002", address="10.0.0.8").status_code == 302
     assert len(mail.outbox) == 4  # ent0002's two, then nothing
     mail.outbox.clear()

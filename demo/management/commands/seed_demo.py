@@ -264,15 +264,14 @@ class Command(BaseCommand):
         province, _ = Region.objects.get_or_create(
             code=data.PROVINCE[1], defaults={"name": data.PROVINCE[0], "level": Region.Level.PROVINCE}
         )
-        # The offices have (made-up) phones: the 忘记密码 page and account sheets show them.
         city, _ = Region.objects.get_or_create(
-            code=data.CITY[1],
-            defaults={"name": data.CITY[0], "level": Region.Level.CITY, "parent": province, "office_phone": "0516-83700000"},
+            code=data.CITY[1], defaults={"name": data.CITY[0], "level": Region.Level.CITY, "parent": province}
         )
         counties = []
         for order, (name, code, _weight) in enumerate(data.COUNTIES, start=1):
-            defaults = {"name": name, "level": Region.Level.COUNTY, "parent": city, "order": order}
-            county, _ = Region.objects.get_or_create(code=code, defaults={**defaults, "office_phone": f"0516-837{order:02d}000"})
+            county, _ = Region.objects.get_or_create(
+                code=code, defaults={"name": name, "level": Region.Level.COUNTY, "parent": city, "order": order}
+            )
             counties.append(county)
         # The offices' phones (whom a locked-out liaison calls), also for a demo seeded before
         # regions had one: only blanks are filled, so an office's own number stays.

@@ -4,6 +4,9 @@ from django.utils.translation import gettext_lazy as _
 
 
 class AccountsConfig(AppConfig):
+    # The app's config when INSTALLED_APPS says "accounts": with AxesConfig beside it in this
+    # module Django would pick neither, and a bare AppConfig would skip ready() below.
+    default = True
     default_auto_field = "django.db.models.BigAutoField"
     name = "accounts"
     verbose_name = _("Login security")

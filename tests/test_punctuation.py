@@ -27,7 +27,9 @@ PO = BASE / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
 
 # What counts as Chinese: ideographs, CJK and full-width punctuation, and the curly quotes/ellipsis/dash
 # Chinese prose uses.
-CJK = "\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\u201c\u201d\u2018\u2019\u2026\u2014"
+CJK = (
+    "\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\u201c\u201d\u2018\u2019\u2026\u2014"
+)
 IS_CJK = re.compile(f"[{CJK}]")
 HAS_IDEOGRAPH = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")
 HALF_WIDTH = {",": "，", ":": "：", ";": "；", "(": "（", ")": "）", "?": "？", "!": "！", '"': "“ ”"}
@@ -63,7 +65,9 @@ def punctuation_errors(text, check_quotes=True):
             errors.append((char, excerpt(i), HALF_WIDTH[char]))
     # A full stop or an ASCII ellipsis that ends Chinese text: after Chinese, before a blank, Chinese or the end.
     for match in re.finditer(r"(?<=[" + CJK + r"])\s*(\.{3}|\.)(?=\s|$|[" + CJK + r"])", text):
-        errors.append((match.group(1), excerpt(match.start(1), len(match.group(1))), "……" if len(match.group(1)) == 3 else "。"))
+        errors.append(
+            (match.group(1), excerpt(match.start(1), len(match.group(1))), "……" if len(match.group(1)) == 3 else "。")
+        )
     return errors
 
 
@@ -164,7 +168,7 @@ def _report(problems):
         ("(县区)", ["(", ")"]),
         ("确定删除?", ["?"]),
         ("已保存!", ["!"]),
-        ("点击\"提交\"", ['"', '"']),
+        ('点击"提交"', ['"', '"']),
         ("共%(count)s项;已审核", [";"]),
         ("张三（徐州云集港口有限公司）:", [":"]),
         ("已保存.", ["."]),

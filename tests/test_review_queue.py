@@ -237,7 +237,7 @@ def test_the_page_shows_the_count_before_and_after_the_filter(client, queue_worl
     assert "共 4 条待审核，筛选后 2 条。" in body(client.get(QUEUE, {"q": "云集"}))
     empty = body(client.get(QUEUE, {"q": "不存在的企业"}))
     assert "共 4 条待审核，筛选后 0 条。" in empty
-    assert "该筛选下已没有待审核的提交" in empty
+    assert "该筛选下已没有待审核的打卡" in empty
 
 
 def test_each_row_carries_the_filter_to_the_check_in(client, queue_world):
@@ -402,7 +402,7 @@ def test_after_a_decision_the_county_lands_on_the_next_item_of_the_filter(client
     response = client.post(reverse(action, args=[w.q["d"].pk]), {**data, "queue": querystring})
     assert response.url == reverse("tasks:review_queue") + "?" + querystring
     page = body(client.get(response.url))
-    assert "该筛选下已没有待审核的提交" in page
+    assert "该筛选下已没有待审核的打卡" in page
     assert "共 2 条待审核，筛选后 0 条。" in page
 
 

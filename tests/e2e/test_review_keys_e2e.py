@@ -115,7 +115,7 @@ def test_the_review_loop_by_keyboard(world, three_waiting, page, login, live_url
             page.keyboard.press("Enter")
     # The filter is empty now: back on the filtered queue, with the note.
     assert "/tasks/review/" in page.url and "q=" in page.url
-    assert "该筛选下已没有待审核的提交" in page.content()
+    assert "该筛选下已没有待审核的打卡" in page.content()
 
 
 def test_the_scoring_form_quick_buttons(world, page, login, live_url, assignment_of):

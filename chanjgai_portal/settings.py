@@ -125,6 +125,7 @@ TEMPLATES = [
                 "enterprises.context_processors.current_profile",
                 "accounts.context_processors.display_preferences",
                 "notifications.context_processors.unread_notifications",
+                "tasks.context_processors.review_queue_count",
             ],
         },
     },
@@ -559,6 +560,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "idempotency.remove_old_keys",
         "schedule": HOUSEKEEPING_EVERY,
     },
+    # Daily digests (notifications.digests, tasks.digest): the jobs run every hour and send
+    # each user's digest once a day, from EMAIL_DIGEST_HOUR / REVIEW_DIGEST_HOUR local time.
+    "send-email-digests": {
+        "task": "notifications.send_email_digests",
+        "schedule": float(os.environ.get("DIGESTS_EVERY", "3600")),
+    },
+    "send-review-digests": {
+        "task": "tasks.send_review_digests",
+        "schedule": float(os.environ.get("DIGESTS_EVERY", "3600")),
+    },
     # The notification e-mails no job sent (Redis down, a job lost) and those due for a retry.
     "send-due-emails": {
         "task": "notices.send_due_emails",
@@ -583,6 +594,11 @@ OUTBOX_RETRY_BASE = float(os.environ.get("OUTBOX_RETRY_BASE", "60"))
 OUTBOX_RETRY_MAX = float(os.environ.get("OUTBOX_RETRY_MAX", "3600"))
 OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OUTBOX_MAX_ATTEMPTS", "10"))
 OUTBOX_SWEEP_BATCH = int(os.environ.get("OUTBOX_SWEEP_BATCH", "1000"))
+# Local hours from which the daily digests go out: the e-mail digest of the day's
+# notifications (users who chose it) in the evening, the reviewers' "new items waiting"
+# digest in the morning.
+EMAIL_DIGEST_HOUR = int(os.environ.get("EMAIL_DIGEST_HOUR", "18"))
+REVIEW_DIGEST_HOUR = int(os.environ.get("REVIEW_DIGEST_HOUR", "8"))
 # Tries to record "sent" across a database restart (about 30 s in all), so that an e-mail
 # the SMTP server took is not sent again.
 OUTBOX_RECORD_ATTEMPTS = 7

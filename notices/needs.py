@@ -89,6 +89,11 @@ def need_actions_for(profile: Profile | None, need: Need) -> list[str]:
     return sorted({t.action for t in NEED_TRANSITIONS if t.from_state == need.state and t.role == profile.role})
 
 
+def need_subject(need_id: int) -> str:
+    """The subject of the notifications about one need: its page marks them read."""
+    return f"need:{need_id}"
+
+
 def report_need(user: AbstractBaseUser, category: str, text: str, attachment: UploadedFile | None = None) -> Need:
     """A liaison reports a problem or need of its enterprise to its county office."""
     profile = require_need_reporter(user)
@@ -117,6 +122,7 @@ def report_need(user: AbstractBaseUser, category: str, text: str, attachment: Up
                     "category": need.get_category_display(),
                 },
                 reverse("notices:need_detail", args=[need.pk]),
+                subject=need_subject(need.pk),
             )
     return need
 
@@ -149,10 +155,11 @@ def _need_transition(user, need, action, text, text_required):
                 office_user_ids(Role.CITY_OFFICE, profile.region.parent_id),
                 Notification.Kind.NEED,
                 _("%(county)s forwarded a need of %(enterprise)s.") % {
-                    "county": profile.region.name,
+                    "county": profile.region.office_name,
                     "enterprise": need.enterprise.name,
                 },
                 link,
+                subject=need_subject(need.pk),
             )
         notify(
             [need.reporter_id],
@@ -162,6 +169,7 @@ def _need_transition(user, need, action, text, text_required):
                 "state": need.get_state_display(),
             },
             link,
+            subject=need_subject(need.pk),
         )
     return need
 

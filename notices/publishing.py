@@ -20,7 +20,7 @@ from enterprises.capabilities import may_publish_notices
 from enterprises.inputs import MAX_DESCRIPTION_LENGTH, clean_text, profile_or_403
 from enterprises.models import Enterprise, Profile, Region
 from notifications.models import Notification
-from notifications.services import notify
+from notifications.services import mark_read_for, notify
 from tasks.evidence import inspect_upload
 from tasks.evidence_files import staged_files
 
@@ -128,13 +128,21 @@ def publish_notice(
                 Notification.Kind.NOTICE,
                 _("New notice from %(office)s: %(title)s") % {"office": profile.region.name, "title": title},
                 reverse("notices:notice_detail", args=[notice.pk]),
+                subject=notice_subject(notice.pk),
             )
     return notice
 
 
+def notice_subject(notice_id: int) -> str:
+    """The subject of the notifications about one notice: opening it marks them read."""
+    return f"notice:{notice_id}"
+
+
 def record_notice_read(user: AbstractBaseUser, notice: Notice) -> None:
-    """Record that the user opened the notice (once; later opens change nothing)."""
+    """Record that the user opened the notice (once; later opens change nothing), and mark
+    the notification that announced it read."""
     NoticeRead.objects.bulk_create([NoticeRead(notice=notice, user=user)], ignore_conflicts=True)
+    mark_read_for(user, notice_subject(notice.pk))
 
 
 def may_see_readers(user: AbstractBaseUser, notice: Notice) -> bool:

@@ -15,6 +15,7 @@ from enterprises.models import Profile
 from notifications.models import Notification
 from notifications.services import queue_emails
 from tasks.models import AssignmentState, Period
+from tasks.notify import period_subject
 
 from .models import DeadlineReminder
 
@@ -77,6 +78,7 @@ def send_deadline_reminders(now: datetime.datetime | None = None) -> int:
             created += sum(counts.values())
             deadline = timezone.localtime(period.submission_deadline)
             link = reverse("tasks:assignment_list") + f"?period={period.pk}"
+            subject = period_subject(period.pk)
             notifications = [
                 Notification(
                     recipient_id=user_id,
@@ -93,6 +95,7 @@ def send_deadline_reminders(now: datetime.datetime | None = None) -> int:
                         }
                     )[:500],
                     link=link,
+                    subject=subject,
                     created_at=now,
                 )
                 for user_id, count in sorted(counts.items())

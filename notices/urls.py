@@ -14,6 +14,7 @@ urlpatterns = [
     # The bell's pages (notifications app), under the path and names they always had.
     path("notifications/", notification_views.notification_list, name="notification_list"),
     path("notifications/read-all/", notification_views.mark_all_read, name="mark_all_read"),
+    path("notifications/email/", notification_views.email_preference, name="notification_email_preference"),
     path("notifications/<int:pk>/", notification_views.notification_open, name="notification_open"),
     path("needs/", views.need_list, name="need_list"),
     path("needs/new/", views.need_create, name="need_create"),

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from chanjgai_portal.paginator import page_of
 from enterprises.inputs import messages_of, show_on_field
 from enterprises.models import Profile
+from notifications.services import mark_read_on_request
 from tasks import selectors as task_selectors
 from tasks.evidence import attachment_response
 from tasks.models import Evidence, Indicator
@@ -194,7 +195,10 @@ def _render_need(request, need, form=None, errors=None, status=200):
 @require_safe
 @login_required
 def need_detail(request, pk):
-    return _render_need(request, selectors.need_for_detail(request.user, pk))
+    need = selectors.need_for_detail(request.user, pk)
+    # The thread is in front of the user: the notifications about this need are read.
+    mark_read_on_request(request, needs.need_subject(need.pk))
+    return _render_need(request, need)
 
 
 def _need_action(request, pk, call, success_message):

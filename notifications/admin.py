@@ -9,7 +9,7 @@ from .models import Notification, OutgoingEmail
 class NotificationAdmin(ScopedChoicesMixin, admin.ModelAdmin):
     """Notifications are personal: staff other than superusers see only their own."""
 
-    list_display = ["recipient", "kind", "text", "created_at", "read_at"]
+    list_display = ["recipient", "kind", "text", "subject", "created_at", "read_at"]
     list_filter = ["kind"]
     list_select_related = ["recipient"]
     search_fields = ["recipient__username", "text"]
@@ -29,7 +29,7 @@ class OutgoingEmailAdmin(ScopedChoicesMixin, admin.ModelAdmin):
     list_filter = ["status"]
     search_fields = ["to", "subject"]
     readonly_fields = [
-        "notification", "to", "subject", "body", "status", "attempts",
+        "notification", "digest", "to", "subject", "body", "status", "attempts",
         "next_attempt_at", "created_at", "sent_at", "last_error",
     ]
 

@@ -4,7 +4,7 @@ twice. Their names keep the `notices.` prefix they were queued and scheduled und
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from . import outbox
+from . import digests, outbox
 
 # The outbox row is the retry schedule of an e-mail (notifications/outbox.py); a job only
 # retries when the database itself failed under it (a restart), and the sweep covers even that.
@@ -32,3 +32,10 @@ def send_due_emails():
 def send_notification_emails(notification_ids):
     """Jobs queued before the outbox existed: give their notifications outbox rows and send them."""
     return outbox.send_due_emails(email_ids=outbox.queue_missing(notification_ids))
+
+
+@shared_task(name="notifications.send_email_digests", autoretry_for=DATABASE_ERRORS, retry_backoff=5, max_retries=3)
+def send_email_digests():
+    """Beat job (hourly): the daily digest e-mails that are due, once per user and day."""
+    written = digests.send_email_digests()
+    return outbox.send_due_emails(email_ids=written) if written else 0

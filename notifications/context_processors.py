@@ -2,19 +2,9 @@
 
 from django.utils.functional import SimpleLazyObject
 
-from .models import Notification
-
-
-def _unread_count(request):
-    # Cached on the request: base.html and bell.html may both ask for it.
-    if not hasattr(request, "_unread_notifications"):
-        user = getattr(request, "user", None)
-        if user is None or not user.is_authenticated:
-            request._unread_notifications = 0
-        else:
-            request._unread_notifications = Notification.objects.for_user(user).unread().count()
-    return request._unread_notifications
+from .selectors import unread_count
 
 
 def unread_notifications(request) -> dict[str, SimpleLazyObject]:
-    return {"unread_notifications": SimpleLazyObject(lambda: _unread_count(request))}
+    # Cached on the request (selectors.unread_count): base.html and bell.html may both ask.
+    return {"unread_notifications": SimpleLazyObject(lambda: unread_count(request))}

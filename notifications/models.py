@@ -24,11 +24,14 @@ class Notification(models.Model):
 
     class Kind(models.TextChoices):
         RETURNED = "returned", _("Returned to you")
+        # No longer written (issue 16: what waits is a count on the queue, and the daily
+        # DIGEST): kept so that the rows written before still read.
         FORWARDED = "forwarded", _("Waiting for your review")
         SCORED = "scored", _("Scored")
         DEADLINE = "deadline", _("Deadline reminder")
         NOTICE = "notice", _("New notice")
         NEED = "need", _("Need or problem")
+        DIGEST = "digest", _("New items to review")
 
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("recipient"), on_delete=models.CASCADE, related_name="notifications"
@@ -37,6 +40,10 @@ class Notification(models.Model):
     text = models.CharField(_("text"), max_length=500)
     # A local path inside the portal (checked again when followed).
     link = models.CharField(_("link"), max_length=300, blank=True)
+    # What the notification is about, as "<what>:<key>" (e.g. "assignment:12", "notice:3",
+    # "queue"): the page where the user acts on that thing marks it read (services.mark_read_for),
+    # and the list collapses several about one thing. Blank on rows written before it existed.
+    subject = models.CharField(_("subject"), max_length=64, blank=True, default="")
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
     emailed_at = models.DateTimeField(_("emailed at"), null=True, blank=True)
@@ -51,10 +58,74 @@ class Notification(models.Model):
         indexes = [
             models.Index(fields=["recipient", "read_at"], name="notification_recipient_read"),
             models.Index(fields=["recipient", "-created_at"], name="notification_recipient_new"),
+            models.Index(
+                fields=["subject", "recipient"], condition=Q(read_at__isnull=True), name="notification_unread_subject"
+            ),
         ]
 
     def __str__(self):
         return self.text
+
+
+class EmailPreference(models.Model):
+    """How a user wants the e-mails of their notifications (none stored = immediately)."""
+
+    class Delivery(models.TextChoices):
+        IMMEDIATE = "immediate", _("Immediately, one e-mail per notification")
+        DAILY = "daily", _("A daily digest")
+        NONE = "none", _("No e-mail")
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="email_preference",
+    )
+    delivery = models.CharField(_("e-mail delivery"), max_length=16, choices=Delivery.choices, default=Delivery.IMMEDIATE)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("e-mail preference")
+        verbose_name_plural = _("e-mail preferences")
+
+    def __str__(self):
+        return f"{self.user_id}: {self.delivery}"
+
+
+class Digest(models.Model):
+    """One digest sent to one user on one (local) day: the record that makes the digest jobs
+    idempotent (one per user, kind and day) and says what was sent and up to when."""
+
+    class Kind(models.TextChoices):
+        # "N new check-ins are waiting for your review": an in-app notification (tasks.digest).
+        QUEUE = "queue", _("Review queue digest")
+        # One e-mail listing the notifications since the last one (notifications.digests).
+        EMAIL = "email", _("E-mail digest")
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("recipient"), on_delete=models.CASCADE, related_name="digests"
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    day = models.DateField(_("day"))
+    # Everything up to this time is covered: the next digest tells only what came after.
+    covers_until = models.DateTimeField(_("covers until"))
+    # How many new items (queue) or notifications (e-mail) it told of, and, for the queue,
+    # how many waited in all.
+    new_count = models.PositiveIntegerField(_("new items"), default=0)
+    total_count = models.PositiveIntegerField(_("items in all"), default=0)
+    notification = models.OneToOneField(
+        Notification, verbose_name=_("notification"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("digest")
+        verbose_name_plural = _("digests")
+        constraints = [models.UniqueConstraint(fields=["recipient", "kind", "day"], name="digest_once_a_day")]
+        indexes = [models.Index(fields=["recipient", "kind", "-covers_until"], name="digest_latest")]
+
+    def __str__(self):
+        return f"{self.recipient_id} {self.kind} {self.day}"
 
 
 class OutgoingEmail(models.Model):
@@ -66,8 +137,12 @@ class OutgoingEmail(models.Model):
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Gave up")
 
+    # The notification it sends, or, for a daily digest e-mail, the digest (exactly one of the two).
     notification = models.OneToOneField(
-        Notification, verbose_name=_("notification"), on_delete=models.CASCADE, related_name="email"
+        Notification, verbose_name=_("notification"), on_delete=models.CASCADE, related_name="email", null=True, blank=True
+    )
+    digest = models.OneToOneField(
+        Digest, verbose_name=_("digest"), on_delete=models.CASCADE, related_name="email", null=True, blank=True
     )
     # The address when the event happened: a later change of address does not redirect it.
     to = models.EmailField(_("to"), max_length=254)
@@ -92,6 +167,12 @@ class OutgoingEmail(models.Model):
                 fields=["next_attempt_at"],
                 condition=Q(status="pending"),
                 name="outgoing_email_due",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(notification__isnull=False, digest__isnull=True) | Q(notification__isnull=True, digest__isnull=False),
+                name="outgoing_email_of_one_thing",
             ),
         ]
 

@@ -35,11 +35,12 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db import connection as db_connection
 from django.utils import timezone
 
-from .models import Notification, OutgoingEmail
+from .models import EmailPreference, Notification, OutgoingEmail
 
 logger = logging.getLogger(__name__)
 
 Status = OutgoingEmail.Status
+Delivery = EmailPreference.Delivery
 
 
 def write_emails(notifications: Iterable[Notification]) -> list[OutgoingEmail]:
@@ -48,10 +49,12 @@ def write_emails(notifications: Iterable[Notification]) -> list[OutgoingEmail]:
     notifications = [n for n in notifications if n.pk is not None]
     if not notifications:
         return []
+    # Those who chose the daily digest (notifications.digests) or no e-mail get none here.
     addresses = dict(
         get_user_model()
         .objects.filter(pk__in={n.recipient_id for n in notifications})
         .exclude(email="")
+        .exclude(email_preference__delivery__in=[Delivery.DAILY, Delivery.NONE])
         .values_list("pk", "email")
     )
     base = settings.PORTAL_BASE_URL.rstrip("/")
@@ -137,7 +140,8 @@ def _mark_sent(row):
         now = timezone.now()
         with transaction.atomic():
             OutgoingEmail.objects.filter(pk=row.pk).update(status=Status.SENT, sent_at=now, last_error="")
-            Notification.objects.filter(pk=row.notification_id, emailed_at__isnull=True).update(emailed_at=now)
+            if row.notification_id is not None:
+                Notification.objects.filter(pk=row.notification_id, emailed_at__isnull=True).update(emailed_at=now)
 
     _write_retrying(write)
 

@@ -3,6 +3,7 @@ the evidence previews (tasks.previews)."""
 
 from celery import shared_task
 
+from . import digest as review_digest
 from .evidence_audit import audit_files, sweep_staged_files
 from .previews import make_previews, sweep_pending
 
@@ -34,3 +35,9 @@ def make_evidence_previews(evidence_ids):
 def sweep_pending_previews():
     """Make the previews whose job was never enqueued (Redis down at submission)."""
     return {"tried": sweep_pending()}
+
+
+@shared_task(name="tasks.send_review_digests")
+def send_review_digests():
+    """Beat job (hourly): each reviewer's daily "new check-ins waiting" digest, once a day."""
+    return review_digest.send_review_digests()

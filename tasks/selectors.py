@@ -118,9 +118,23 @@ def queue_filters(user: AbstractBaseUser, profile: Profile | None, params=None) 
     return QueueFilters(params, queryset=queryset, profile=profile)
 
 
+def waiting_checkins(user: AbstractBaseUser, profile: Profile | None) -> QuerySet[CheckIn]:
+    """Every check-in waiting for this user's review, unfiltered and without joins for display
+    (the daily digest counts in it); PermissionDenied for a role without a queue."""
+    return _queue_base(user, profile)
+
+
 def queue_total(user: AbstractBaseUser, profile: Profile | None) -> int:
     """How many check-ins wait for this user's review, whatever the filters."""
     return _queue_base(user, profile).count()
+
+
+def review_queue_count(user: AbstractBaseUser, profile: Profile | None) -> int | None:
+    """The count on the review queue's nav link: how many wait for this user (one COUNT), or
+    None for a role without a queue."""
+    if profile is None or profile.role not in QUEUE_STATE:
+        return None
+    return queue_total(user, profile)
 
 
 def review_queue(user: AbstractBaseUser, profile: Profile | None, params=None) -> QuerySet[CheckIn]:

@@ -15,11 +15,14 @@ from chanjgai_portal.paginator import page_of
 from enterprises.inputs import messages_of, show_on_field
 from enterprises.models import Profile
 from idempotency import web
+from notifications.services import mark_read_on_request
 
 from . import batch, previews, selectors, services
+from .digest import QUEUE_SUBJECT
 from .evidence import attachment_response, preview_response
 from .forms import ApproveForm, ReopenForm, ReturnForm, ScoreForm, SubmitCheckInForm
 from .models import Evidence, EvidencePreview, PreviewState, ReviewEvent
+from .notify import assignment_subject, period_subject
 from .upload_handlers import upload_refusal
 from .workflow import WorkflowError
 
@@ -32,6 +35,8 @@ def assignment_list(request):
     profile = Profile.for_user(request.user)
     periods, period = selectors.chosen_period(profile, request.GET.get("period"))
     assignments = selectors.own_assignments(request.user, profile, period)
+    if period is not None:
+        mark_read_on_request(request, period_subject(period.pk))  # its deadline reminders
     return render(
         request,
         "tasks/assignment_list.html",
@@ -71,7 +76,10 @@ def _render_assignment(request, assignment, form=None, errors=None, status=200):
 @require_safe
 @login_required
 def assignment_detail(request, pk):
-    return _render_assignment(request, selectors.assignment_for_detail(request.user, pk))
+    assignment = selectors.assignment_for_detail(request.user, pk)
+    # The user is on the task: its "returned" and "scored" notifications are read.
+    mark_read_on_request(request, assignment_subject(assignment.pk))
+    return _render_assignment(request, assignment)
 
 
 @require_POST
@@ -145,8 +153,10 @@ def review_queue(request):
         return render(request, "tasks/review_queue.html", context, status=400)
     querystring = filters.querystring()
     page_obj = page_of(request, checkins)
+    mark_read_on_request(request, QUEUE_SUBJECT)  # the digest of new items: they are here
     # The whole queue's size only costs a query when a filter narrows it.
     total = selectors.queue_total(request.user, profile) if filters.active else page_obj.paginator.count
+    request._review_queue_count = total  # the nav link's count (tasks.context_processors): the same number
     context.update(
         page_obj=page_obj,
         total=total,

@@ -56,7 +56,7 @@ def events(checkins, action):
 
 
 # --- the service ---------------------------------------------------------------------------
-def test_batch_approve_forwards_each_with_its_own_event_and_notification(world, pending):
+def test_batch_approve_forwards_each_with_its_own_event_and_no_notification(world, pending):
     items = pending["c1"]
     before = Notification.objects.filter(recipient=world.city_user).count()
 
@@ -68,7 +68,8 @@ def test_batch_approve_forwards_each_with_its_own_event_and_notification(world, 
     for checkin in items:
         event = ReviewEvent.objects.get(checkin=checkin, action=A.APPROVE)
         assert (event.actor, event.comment, event.to_state) == (world.county_users[0], "材料齐全，同意上报", S.PENDING_CITY_REVIEW)
-    assert Notification.objects.filter(recipient=world.city_user).count() == before + len(items)
+    # They wait in the city's queue, counted there: no notification per item (issue 16).
+    assert Notification.objects.filter(recipient=world.city_user).count() == before
 
 
 def test_one_item_someone_else_handled_first_is_refused_with_why_and_the_others_go_through(world, pending):
@@ -180,11 +181,15 @@ def test_a_batch_enqueues_one_email_job_and_no_ranking_job_per_item(world, pendi
     requests_before = RecomputeRequest.objects.count()
 
     batch.batch_approve(world.county_users[0], ids_of(items), "")
+    # Approvals tell nobody (the city's queue counts them, issue 16): no e-mail job at all.
+    assert [args for name, args in enqueued if name == send_outgoing_emails.name] == []
+    batch.batch_return(world.city_user, ids_of(items), "材料不全，请补充")
 
     email_jobs = [args for name, args in enqueued if name == send_outgoing_emails.name]
     assert len(email_jobs) == 1, enqueued
-    assert len(email_jobs[0][0]) == 2 * len(items)  # both city office users, every item
-    # Approving changes no points: nothing asks for a ranking; a batch that did would ask once per period.
+    assert len(email_jobs[0][0]) == len(items)  # each returned item's submitter
+    # Approving or returning changes no points: nothing asks for a ranking; a batch that did
+    # would ask once per period.
     assert [name for name, _args in enqueued if name == recompute.RECOMPUTE_RANKINGS] == []
     assert RecomputeRequest.objects.count() == requests_before
 

@@ -141,7 +141,7 @@ def test_a_failed_send_is_retried_with_backoff_and_given_up_after_the_last_attem
 
     # A row that fails its last attempt is given up, with the error kept.
     other = services.submit_checkin(world.liaisons[1], assignment_of(world.enterprises[1]), "说明", [f.pdf_upload()])
-    services.approve(world.county_users[0], other)
+    services.return_checkin(world.county_users[0], other, "请补充")
     pending = set(_emails().filter(status="pending").values_list("pk", flat=True))
     assert pending
     with monkeypatch.context() as m:

@@ -267,3 +267,29 @@ def test_the_readme_says_how_to_choose_the_port_and_who_reviews_ent0001():
     from demo import data
 
     assert data.FIRST_ENTERPRISE[1] == "邳州市" and data.COUNTIES[9][0] == "邳州市"
+
+
+def test_after_the_seed_reviewers_have_a_count_on_the_queue_not_a_notification_per_item(seeded, client):
+    """Issue 16: `city` had 379 unread right after the seed, one per check-in to review per
+    version. What waits is now the count on the queue's link; the bell has only what a person
+    must know."""
+    from notifications.models import Notification
+    from tasks.selectors import queue_total
+
+    Kind = Notification.Kind
+    assert not Notification.objects.filter(kind=Kind.FORWARDED).exists()
+    for username in ("city", "county10", "county01"):
+        user = User.objects.get(username=username)
+        profile = Profile.objects.get(user=user)
+        waiting = queue_total(user, profile)
+        client.force_login(user)
+        response = client.get(reverse("tasks:assignment_list"))
+        assert response.status_code == 200
+        assert response.context["review_queue_count"] == waiting
+        if waiting:
+            assert f'<span class="visually-hidden">待审核：</span>{waiting}</span>' in response.content.decode()
+        kinds = set(Notification.objects.filter(recipient=user).values_list("kind", flat=True))
+        assert kinds <= {Kind.NOTICE, Kind.NEED, Kind.DEADLINE, Kind.RETURNED, Kind.SCORED, Kind.DIGEST}
+    city = User.objects.get(username="city")
+    assert queue_total(city, Profile.objects.get(user=city)) > 0  # the seed leaves work waiting for the city
+    assert Notification.objects.filter(recipient=city, read_at__isnull=True).count() < 20

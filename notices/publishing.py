@@ -126,7 +126,7 @@ def publish_notice(
             notify(
                 recipients,
                 Notification.Kind.NOTICE,
-                _("New notice from %(office)s: %(title)s") % {"office": profile.region.name, "title": title},
+                _("New notice from %(office)s: %(title)s") % {"office": profile.region.office_name, "title": title},
                 reverse("notices:notice_detail", args=[notice.pk]),
                 subject=notice_subject(notice.pk),
             )

@@ -229,6 +229,7 @@ def test_opening_a_notice_marks_its_notification_read(client, world):
     liaison = world.liaisons[0]
     note = Notification.objects.get(recipient=liaison, kind=Kind.NOTICE)
     assert note.subject == f"notice:{notice.pk}"
+    assert note.text == "徐州市产改办 发布新通知：关于开展劳动技能竞赛的通知"  # signed by the office
     page(client, liaison, reverse("notices:notice_detail", args=[notice.pk]))
     note.refresh_from_db()
     assert note.read_at is not None

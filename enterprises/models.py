@@ -289,12 +289,24 @@ class Profile(models.Model):
         """How the portal names this person to others, one rule everywhere (review records,
         banners, need threads, notice readers): an office by its name (邳州市产改办), a liaison
         by person and enterprise (张三（徐州云集港口有限公司）), an observer by name and scope."""
-        if self.role in (self.Role.COUNTY_OFFICE, self.Role.CITY_OFFICE) and self.region_id:
-            return self.region.office_name
-        person = self.person_name or (self.enterprise.liaison_name if self.enterprise_id else "")
-        person = person or self.user.get_username()
+        person = self.person
+        if self.is_office:
+            return person
         scope = self.scope_label
         return _("%(person)s (%(scope)s)") % {"person": person, "scope": scope} if scope else person
+
+    @property
+    def person(self):
+        """Who acts, without the scope (the banner shows the scope beside it): an office's name,
+        else the person's name (a liaison's stands in from the enterprise), else the username."""
+        if self.is_office:
+            return self.region.office_name
+        person = self.person_name or (self.enterprise.liaison_name if self.enterprise_id else "")
+        return person or self.user.get_username()
+
+    @property
+    def is_office(self):
+        return self.role in (self.Role.COUNTY_OFFICE, self.Role.CITY_OFFICE) and self.region_id is not None
 
     @property
     def scope_label(self):

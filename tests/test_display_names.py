@@ -128,8 +128,9 @@ def test_the_banner_names_the_signed_in_person_and_scope(client, named_world):
 
     client.force_login(named_world.liaisons[0])
     html = client.get(reverse("tasks:assignment_list")).content.decode()
-    assert f'<span class="whoami__name">{LIAISON_NAME}</span>' in html
-    assert '<span class="whoami__scope">徐州云集港口有限公司</span>' in html
+    # The person, and beside it the role and the scope (not twice the enterprise).
+    assert '<span class="whoami__name">王五</span>' in html
+    assert '<span class="whoami__scope">徐州云集港口有限公司</span>' in html and LIAISON_NAME not in html
     client.force_login(named_world.county_users[0])
     html = client.get(reverse("tasks:assignment_list")).content.decode()
     assert f'<span class="whoami__name">{COUNTY_OFFICE}</span>' in html and ">county01<" not in html

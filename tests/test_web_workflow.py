@@ -466,7 +466,7 @@ def test_login_page_logs_in_and_logout_is_a_post(client, world):
     response = client.post(reverse("login"), {"username": "ent0001", "password": f.PASSWORD})
     assert response.status_code == 302 and response.url == reverse("home")
     start = client.get(reverse("tasks:assignment_list"))
-    assert f"张伟（{world.enterprises[0].name}）" in body(start)  # who am I: the person, as others name them
+    assert ">张伟<" in body(start) and world.enterprises[0].name in body(start)  # who am I: the person and the scope
     assert reverse("logout") in body(start)
     assert client.post(reverse("logout")).status_code == 302
     assert client.get(reverse("tasks:assignment_list")).status_code == 302

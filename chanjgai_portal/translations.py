@@ -9,6 +9,10 @@ from django.utils.translation import gettext_noop
 OVERRIDDEN = [
     # Django's own reads 不允许是用空字符串。, which is wrong (NUL is not an empty string).
     gettext_noop("Null characters are not allowed."),
+    # The admin index's column headers for screen readers, new in Django 5.1 and not in its zh_Hans catalogue.
+    gettext_noop("Model name"),
+    gettext_noop("Add link"),
+    gettext_noop("Change or view list link"),
     # django-axes has no Chinese catalogue: its models' names in the admin.
     gettext_noop("access attempt"),
     gettext_noop("access attempts"),

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
 from accounts import password_reset
@@ -8,6 +9,11 @@ from accounts.views import PasswordChangeView, text_size, unlock_accounts
 from enterprises.views import home
 from scoring.urls import urlpatterns as scoring_urlpatterns
 from spreadsheets.urls import ranking_export_urlpatterns
+
+# The admin under the portal's name (Django's reads "Django 管理").
+admin.site.site_header = _("Reform check-in portal")
+admin.site.site_title = _("Reform check-in portal")
+admin.site.index_title = _("Administration")
 
 urlpatterns = [
     path("", home, name="home"),

@@ -44,3 +44,13 @@ def test_every_app_and_model_of_the_portal_has_a_chinese_name():
                     if ASCII_LETTER.search(str(name)):
                         english.append(f"model {model._meta.label}: {name}")
     assert not english, "English names:\n" + "\n".join(english)
+
+
+@pytest.mark.django_db
+def test_the_admin_is_named_after_the_portal_and_its_screen_reader_headers_are_chinese(client, world):
+    client.force_login(world.admin)
+    html = client.get("/admin/").content.decode()
+    assert "Django" not in html
+    assert "产改打卡管理系统" in html and "<title>管理后台 | 产改打卡管理系统</title>" in html
+    headers = re.findall(r'<th scope="col"[^>]*>(.*?)</th>', html)
+    assert headers and not [h for h in headers if ASCII_LETTER.search(h)], headers

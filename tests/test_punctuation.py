@@ -46,7 +46,7 @@ def punctuation_errors(text, check_quotes=True):
 
     def blank(i, step):
         j = i + step
-        return not 0 <= j < len(text) or text[j] in " \t\n"
+        return not 0 <= j < len(text) or text[j] in " \t\n\u2029"
 
     def neighbour(i, step):
         j = i + step
@@ -98,17 +98,42 @@ TEMPLATE_SKIP = re.compile(
 )
 TEMPLATE_TAG = re.compile(r"\{%.*?%\}", re.S)
 HTML_TAG = re.compile(r"<[^>]*>", re.S)
+BLOCK_TAG = re.compile(
+    r"</?(?:p|div|section|article|header|footer|nav|main|aside|ul|ol|li|dl|dt|dd|table|thead|tbody|tr|td|th|"
+    r"caption|figure|figcaption|h[1-6]|br|hr|form|fieldset|legend|label|select|option|button|details|summary)\b[^>]*>",
+    re.I,
+)
+BLOCK = "\u2029"  # the edge of a block (a cell, a paragraph): text on either side is not adjacent
+CODE = re.compile(r"<(kbd|code|samp)\b[^>]*>.*?</\1>", re.S | re.I)
 ATTRIBUTE = re.compile(r'=\s*"([^"]*)"|=\s*\'([^\']*)\'')
 
 
+TRANSLATED = re.compile(
+    r"\{%\s*(?:translate|trans)\s.*?%\}"
+    r"|\{%\s*blocktrans(?:late)?\b.*?%\}.*?\{%\s*endblocktrans(?:late)?\s*%\}",
+    re.S,
+)
+TRANSLATION = "译"  # what a translated string shows: Chinese text
+
+
+def _translated(match):
+    tag = match.group(0)
+    opening = tag.split("%}", 1)[0]
+    return "" if re.search(r"\s(?:as|asvar)\s", opening) else TRANSLATION
+
+
 def template_texts(source):
-    """The text a template shows: its prose (tags are transparent) and each attribute value on its own."""
+    """The text a template shows: its prose (tags are transparent, a translated string is Chinese) and each
+    attribute value on its own. ``{% translate "Ties" %}: {{ value }}`` shows 并列排名方式: …, a half-width colon
+    after Chinese."""
     source = TEMPLATE_SKIP.sub(" ", source)
+    source = TRANSLATED.sub(_translated, source)
     source = TEMPLATE_TAG.sub("", source)
     texts = []
+    source = CODE.sub(WORD, source)  # a key or a code is a word: 按 <kbd>?</kbd> 查看快捷键
     for tag in HTML_TAG.findall(source):
         texts += [a or b for a, b in ATTRIBUTE.findall(tag)]
-    texts.append(HTML_TAG.sub("", source))
+    texts.append(HTML_TAG.sub("", BLOCK_TAG.sub(BLOCK, source)))
     return texts
 
 
@@ -211,9 +236,12 @@ def test_templates_are_read_as_text_and_attributes():
     texts = template_texts(
         '{% load i18n %}<label title="例如:邳州市">{% trans "Name" %}</label><p>共 {{ n }} 项(含退回)</p>'
         "<script>const a = b ? '是' : '否';</script>{# 注释,不显示 #}"
+        '<p>{% translate "Ties" %}: {{ tie }}</p>{% translate "Rule" as rule %}{{ rule }}, {{ x }}'
+        "<p>{% blocktranslate %}Score {{ n }}{% endblocktranslate %} (0–100)</p>"
+        '<dl><dt><kbd>?</kbd></dt><dd>{% translate "Shortcuts" %}</dd></dl><td>{% translate "Done" %}</td><td>(1)</td>'
     )
     found = [mark for text in texts for mark, _, _ in punctuation_errors(text, check_quotes=False)]
-    assert found == [":", "(", ")"]
+    assert found == [":", "(", ")", ":", "("]
 
 
 # --- the portal --------------------------------------------------------------------------------------------

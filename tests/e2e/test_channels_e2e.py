@@ -37,11 +37,12 @@ def test_the_city_publishes_a_notice_a_liaison_reads_it_and_the_city_sees_it_rea
     login(page, "city")
     page.goto(live_url("notices:notice_readers", notice.pk))
     assert page.inner_text("[data-testid=read-count]").strip() == "1"
-    reader_row = page.locator("tbody tr", has_text="ent0001")
+    # Readers are named as the portal names people: 张伟（徐州云集港口有限公司）, not ent0001.
+    reader_row = page.locator("tbody tr", has_text=world.enterprises[0].name)
     assert re.search(r"\d{4}", reader_row.inner_text())  # the read time, not "not yet read"
     page.goto(live_url("notices:notice_readers", notice.pk) + "?show=unread")
-    assert page.locator("tbody tr", has_text="ent0001").count() == 0
-    assert page.locator("tbody tr", has_text="ent0002").count() == 1
+    assert page.locator("tbody tr", has_text=world.enterprises[0].name).count() == 0
+    assert page.locator("tbody tr", has_text=world.enterprises[1].name).count() == 1
 
 
 def test_a_liaison_reports_a_need_the_county_replies_and_the_liaison_sees_it(page, login, live_url, world):

@@ -63,7 +63,7 @@ def type_label(content_type):
     return TYPE_LABELS.get(content_type, "")
 
 
-ALLOWED_LABEL = "PDF、JPG、PNG、Word(DOC/DOCX)、Excel(XLS/XLSX)、PowerPoint(PPTX)"
+ALLOWED_LABEL = "PDF、JPG、PNG、Word（DOC/DOCX）、Excel（XLS/XLSX）、PowerPoint（PPTX）"
 
 # The part an Office Open XML package of each kind cannot do without.
 OOXML_MAIN_PARTS = {DOCX: "word/document.xml", XLSX: "xl/workbook.xml", PPTX: "ppt/presentation.xml"}

@@ -228,15 +228,21 @@ def test_the_api_schema_documents_the_name_fields(schema):
     assert "display_name" in schemas["Me"]["properties"]
     assert "邳州市产改办" in schemas["ReviewEvent"]["properties"]["actor_name"]["description"]
     assert schemas["CheckIn"]["properties"]["submitted_by_name"]["readOnly"] is True
+    assert "moved_by_name" in schemas["EnterpriseMoveRecord"]["properties"]
+    assert "actor" in schemas["ReviewEvent"]["properties"]  # the username stays, for compatibility
 
 
 def test_the_admin_lists_name_the_actors(client, named_world):
     from django.urls import reverse
 
     world = named_world
-    _reviewed_twice(world)
+    _reviewed_twice_result = _reviewed_twice(world)
     client.force_login(world.admin)
     html = client.get(reverse("admin:tasks_reviewevent_changelist")).content.decode()
     assert LIAISON_NAME in html and COUNTY_OFFICE in html and CITY_OFFICE in html
     html = client.get(reverse("admin:tasks_checkin_changelist")).content.decode()
     assert LIAISON_NAME in html
+    # The review trail inline of a check-in's page, too.
+    _assignment, second = _reviewed_twice_result
+    html = client.get(reverse("admin:tasks_checkin_change", args=[second.pk])).content.decode()
+    assert COUNTY_OFFICE in html and LIAISON_NAME in html

@@ -14,7 +14,6 @@ import datetime
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, Min, OuterRef
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import ngettext
@@ -24,25 +23,25 @@ from notifications.models import Digest, Notification
 from notifications.services import notify
 
 from .models import ReviewEvent
-from .selectors import QUEUE_STATE, waiting_checkins
+from .selectors import QUEUE_STATE, review_queue_count, waiting_checkins
 
 QUEUE_SUBJECT = "queue"
 
 
 def queue_news(user, profile: Profile, since: datetime.datetime | None) -> tuple[int, int, datetime.datetime | None]:
     """(how many check-ins in the user's queue arrived after `since` (all of them without one),
-    how many wait in all, since when the oldest waits)."""
-    queue = waiting_checkins(user, profile)
-    state = QUEUE_STATE[profile.role]
-    figures = queue.aggregate(total=Count("pk"), oldest=Min("submitted_at"))
-    if not figures["total"]:
+    how many wait in all, since when the oldest waits). The total comes from the counters, as
+    on the nav link; the new ones from the review events since the last digest (indexed by
+    time), so a city of 100,000 enterprises costs no COUNT over its check-ins."""
+    total = review_queue_count(user, profile)
+    if not total:
         return 0, 0, None
+    queue = waiting_checkins(user, profile)
+    oldest = queue.order_by("submitted_at").values_list("submitted_at", flat=True).first()
     if since is None:
-        new = figures["total"]
-    else:
-        arrived = ReviewEvent.objects.filter(checkin=OuterRef("pk"), to_state=state, at__gt=since)
-        new = queue.filter(Exists(arrived)).count()
-    return new, figures["total"], figures["oldest"]
+        return total, total, oldest
+    arrived = ReviewEvent.objects.filter(to_state=QUEUE_STATE[profile.role], at__gt=since).values("checkin_id")
+    return queue.filter(pk__in=arrived).count(), total, oldest
 
 
 def digest_text(new: int, total: int, oldest: datetime.datetime) -> str:

@@ -5,14 +5,14 @@ from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, Prefetch, QuerySet, Sum
 from django.http import Http404
 from django.utils.translation import gettext as _
 
 from enterprises.models import Profile, with_names
 
 from . import workflow
-from .models import Assignment, CheckIn, CheckInState, Period, ReviewEvent
+from .models import Assignment, CheckIn, CheckInState, IndicatorProgress, Period, ReviewEvent
 from .queue import QueueFilters
 
 # The state whose check-ins wait for each reviewing role.
@@ -130,11 +130,18 @@ def queue_total(user: AbstractBaseUser, profile: Profile | None) -> int:
 
 
 def review_queue_count(user: AbstractBaseUser, profile: Profile | None) -> int | None:
-    """The count on the review queue's nav link: how many wait for this user (one COUNT), or
-    None for a role without a queue."""
+    """The count on the review queue's nav link, shown on every page: how many check-ins wait
+    for this user (queue_total's number), or None for a role without a queue.
+
+    Read from the per-indicator progress counters the database keeps (tasks.progress), in the
+    same scope: a pending check-in is always its task's latest version and the task carries
+    its state, so the tasks counted as waiting in the user's counties are the queue. A COUNT
+    over the check-ins took 0.5 s for a county office and 13 s for the city office at 100,000
+    enterprises (1.7 million tasks, 136,000 waiting); this sums a few hundred counter rows."""
     if profile is None or profile.role not in QUEUE_STATE:
         return None
-    return queue_total(user, profile)
+    column = IndicatorProgress.STATE_COLUMNS[QUEUE_STATE[profile.role]]
+    return IndicatorProgress.objects.visible_to(user).aggregate(waiting=Sum(column))["waiting"] or 0
 
 
 def review_queue(user: AbstractBaseUser, profile: Profile | None, params=None) -> QuerySet[CheckIn]:

@@ -111,7 +111,28 @@ def test_the_queue_badge_is_the_queue_length_in_scope_and_only_for_reviewers(cli
     assert first.pk
 
 
-def test_the_queue_badge_costs_one_count_per_request(rf, world):
+def test_the_badge_follows_every_step_of_the_workflow(world):
+    from enterprises.models import Profile
+    from tasks.selectors import queue_total, review_queue_count
+
+    def both(user):
+        profile = Profile.for_user(user)
+        return review_queue_count(user, profile), queue_total(user, profile)
+
+    county, city = world.county_users[0], world.city_user
+    first, second = submit(world, 0), submit(world, 1)
+    assert both(county) == (2, 2) and both(city) == (0, 0)
+    services.approve(county, first)
+    services.return_checkin(county, second, "请补充")
+    assert both(county) == (0, 0) and both(city) == (1, 1)
+    services.submit_checkin(world.liaisons[1], second.assignment, "已补充", [f.pdf_upload()])  # version 2
+    services.score(city, first, "8")
+    assert both(county) == (1, 1) and both(city) == (0, 0)
+    services.reopen(city, first, "重新评估")
+    assert both(city) == (1, 1)
+
+
+def test_the_queue_badge_costs_one_small_query_per_request(rf, world):
     from tasks.context_processors import review_queue_count
 
     submit(world, 0)
@@ -121,8 +142,11 @@ def test_the_queue_badge_costs_one_count_per_request(rf, world):
     with CaptureQueriesContext(connection) as queries:
         assert int(str(context["review_queue_count"])) == 1
         assert review_queue_count(request)["review_queue_count"] == 1
-    assert len([q for q in queries if "COUNT" in q["sql"].upper()]) == 1
-    assert len(queries) <= 2  # the count, and the profile when the user object had none
+    # One small SUM over the progress counters (plus the profile when the user object had
+    # none), never a COUNT over the check-ins.
+    assert len([q for q in queries if "indicatorprogress" in q["sql"]]) == 1
+    assert not [q for q in queries if "tasks_checkin" in q["sql"]]
+    assert len(queries) <= 2
 
 
 # --- the reviewers' daily digest ------------------------------------------------------------------

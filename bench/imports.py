@@ -22,7 +22,8 @@ so every one starts from the same database):
     job       run_preview_job(): the same dry run, stored once (ImportPreview), with progress;
     reload    what a reload of the preview page costs now: reading the stored result.
 
-Ratios are to the baseline of the same run. The database is dropped afterwards unless --keep.
+Each variant runs in a fresh database (dropped afterwards unless --keep); ratios are to the
+baseline of the same invocation.
 """
 
 import argparse
@@ -90,7 +91,7 @@ def write_sheet(importer, counties, rows):
     return path
 
 
-def child(rows, parts):
+def child(rows, parts, variant=""):
     setup_django()
     from enterprises.models import Profile, Region
     from spreadsheets.imports import services
@@ -120,6 +121,8 @@ def child(rows, parts):
             return preview.created, preview.tasks_created, Assignment.objects.filter(enterprise__isnull=False).count()
 
         for label, call in (("baseline", baseline), ("shipped", shipped)):
+            if variant and label != variant:
+                continue
             seconds, queries, value = rolled_back(call)
             results[f"assign_{label}"] = {"s": round(seconds, 2), "queries": queries, "created_tasks_total": value}
 
@@ -162,20 +165,26 @@ def main():
     parser.add_argument("--parts", default="assignments,preview")
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--child", action="store_true")
+    parser.add_argument("--variant", default="")
     args = parser.parse_args()
     if args.child:
-        return child(args.rows, args.parts.split(","))
+        return child(args.rows, args.parts.split(","), args.variant)
     print(json.dumps(machine(args.pg_url), ensure_ascii=False))
-    name = f"bench_imports_{os.getpid()}"
-    url = fresh_database(args.pg_url, name, 1)
-    try:
-        load = load_average()
-        result = spawn(url, "--child", "--rows", str(args.rows), "--parts", args.parts)
-        result["load_before"], result["load_after"] = load, load_average()
-        print(json.dumps(result, ensure_ascii=False, indent=1), flush=True)
-    finally:
-        if not args.keep:
-            drop(args.pg_url, name)
+    # Each variant in a fresh database: a rolled-back run leaves dead rows and index entries
+    # that would slow down the next one.
+    runs = [("assignments", "baseline"), ("assignments", "shipped")] if "assignments" in args.parts else []
+    runs += [("preview", "")] if "preview" in args.parts else []
+    for part, variant in runs:
+        name = f"bench_imports_{os.getpid()}"
+        url = fresh_database(args.pg_url, name, 1)
+        try:
+            load = load_average()
+            result = spawn(url, "--child", "--rows", str(args.rows), "--parts", part, "--variant", variant)
+            result["load_before"], result["load_after"] = load, load_average()
+            print(json.dumps(result, ensure_ascii=False), flush=True)
+        finally:
+            if not args.keep:
+                drop(args.pg_url, name)
 
 
 if __name__ == "__main__":

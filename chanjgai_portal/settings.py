@@ -580,6 +580,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "scoring.sweep_pending_exports",
         "schedule": float(os.environ.get("EXPORT_SWEEP_EVERY", "60")),
     },
+    "sweep-pending-import-previews": {
+        "task": "spreadsheets.sweep_pending_import_previews",
+        "schedule": float(os.environ.get("EXPORT_SWEEP_EVERY", "60")),
+    },
     # Evidence previews whose job was never enqueued (tasks.previews).
     "sweep-pending-previews": {
         "task": "tasks.sweep_pending_previews",

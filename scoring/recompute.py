@@ -92,6 +92,7 @@ def enterprises_changed(enterprise_ids: Iterable[int]) -> int:
     pairs = sorted(
         Assignment.objects.filter(enterprise_id__in=list(enterprise_ids), period__is_closed=False)
         .values_list("period_id", "enterprise_id")
+        .order_by()  # without the model's ordering, which would make DISTINCT keep one pair per task
         .distinct()
     )
     RecomputeRequest.objects.bulk_create([RecomputeRequest(period_id=p, enterprise_id=e) for p, e in pairs])

@@ -8,13 +8,29 @@ queued messages and CELERY_BEAT_SCHEDULE use them.
 from celery import shared_task
 
 from .exports import jobs
+from .imports import previews
 from .imports.uploads import discard_stale_uploads
 
 
 @shared_task(name="enterprises.discard_stale_import_uploads")
 def discard_stale_import_uploads() -> int:
-    """Delete uploaded sheets that were never imported (spreadsheets.imports.uploads.discard_stale_uploads)."""
-    return discard_stale_uploads()
+    """Delete uploaded sheets that were never imported (spreadsheets.imports.uploads.discard_stale_uploads)
+    and the error workbooks of their previews (previews.discard_old_error_files)."""
+    return discard_stale_uploads() + previews.discard_old_error_files()
+
+
+@shared_task(name="spreadsheets.run_import_preview", bind=True)
+def run_import_preview(self, preview_id):
+    """Compute and store an upload's preview (previews.run_preview); a finished one is left alone."""
+    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+    record = previews.run_preview(preview_id, redelivered=redelivered)
+    return record.status if record is not None else None
+
+
+@shared_task(name="spreadsheets.sweep_pending_import_previews")
+def sweep_pending_import_previews():
+    """Beat job: start the import previews whose enqueue failed or was lost."""
+    return previews.sweep_pending_previews(run_task=run_import_preview)
 
 
 @shared_task(name="scoring.run_export_job", bind=True)

@@ -65,3 +65,53 @@ class ExportJob(models.Model):
     def file_removed(self):
         """Written, and deleted since by spreadsheets.exports.jobs.remove_old_export_files."""
         return self.status == self.Status.DONE and not self.file
+
+
+def preview_error_file_to(instance, filename):
+    """Stored under a generated name: only the requester can reach it, through the download view."""
+    return f"import-errors/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.xlsx"
+
+
+class ImportPreview(models.Model):
+    """The dry run of one uploaded sheet, computed once by a job (spreadsheets.imports.previews):
+    its progress, then the stored result that the preview page shows on every load and the
+    confirm checks (its fingerprint), and the error workbook of its rejected rows."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("requested by"), on_delete=models.CASCADE, related_name="+"
+    )
+    kind = models.CharField(_("kind"), max_length=32)
+    token = models.CharField(_("upload"), max_length=64)
+    language = models.CharField(_("language"), max_length=16, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
+    created = models.PositiveIntegerField(_("to create"), default=0)
+    updated = models.PositiveIntegerField(_("to update"), default=0)
+    unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
+    error_rows = models.PositiveIntegerField(_("rows with errors"), default=0)
+    fingerprint = models.CharField(_("fingerprint"), max_length=64, blank=True)
+    result = models.JSONField(_("result"), default=dict, blank=True)
+    error_file = models.FileField(_("error workbook"), upload_to=preview_error_file_to, max_length=255, blank=True)
+    rejected_code = models.CharField(_("refusal code"), max_length=32, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("import preview")
+        verbose_name_plural = _("import previews")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["requester", "token"])]
+
+    def __str__(self):
+        return f"{self.kind} #{self.pk}"
+
+    @property
+    def is_finished(self):
+        return self.status in (self.Status.DONE, self.Status.FAILED)

@@ -9,6 +9,8 @@ urlpatterns = [
     path("templates/<slug:kind>.xlsx", views.template, name="template"),
     path("import/<slug:kind>/", views.upload, name="upload"),
     path("import/<slug:kind>/<str:token>/", views.preview, name="preview"),
+    path("import/<slug:kind>/<str:token>/status.json", views.preview_status, name="preview_status"),
+    path("import/<slug:kind>/<str:token>/errors.xlsx", views.preview_errors, name="preview_errors"),
     path("import/<slug:kind>/<str:token>/confirm/", views.confirm, name="confirm"),
 ]
 

@@ -2,6 +2,8 @@
 of imports, the export links), the ranking and completion downloads and an export job's
 pages. The rules are in spreadsheets.imports and spreadsheets.exports."""
 
+from types import SimpleNamespace
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -20,10 +22,10 @@ from scoring import selectors
 from tasks import selectors as task_selectors
 from tasks.upload_handlers import upload_refusal
 
-from .celery_tasks import run_export_job
+from .celery_tasks import run_export_job, run_import_preview
 from .cells import XLSX_CONTENT_TYPE
 from .exports import jobs, specs, writer
-from .imports import services, uploads
+from .imports import previews, services, uploads
 from .imports.sheets import MAX_ROWS, SpreadsheetRejected
 from .models import ExportJob
 
@@ -78,7 +80,7 @@ def template(request, kind):
 @require_POST
 @login_required
 def upload(request, kind):
-    """Keep the uploaded sheet under a generated name and show its dry run."""
+    """Keep the uploaded sheet under a generated name and start its preview (a job)."""
     _importer(request, kind)
     uploaded = request.FILES.get("file")
     error, status = None, 400
@@ -96,14 +98,37 @@ def upload(request, kind):
         context = _index_context(request, profile_or_403(request.user))
         context.update(upload_error=error, upload_kind=kind)
         return render(request, "spreadsheets/index.html", context, status=status)
+    previews.start_preview(request.user, kind, stored, run_task=run_import_preview)
     return redirect("spreadsheets:preview", kind=kind, token=stored.token)
 
 
-def _render_preview(request, importer, token, preview=None, rejected=None, refused=False, status=200):
+SHOW_CHOICES = ("all", "error", "update", "create", "unchanged")
+ROWS_SHOWN = 200
+
+
+def _render_preview(request, importer, token, record=None, preview=None, rejected=None, refused=False, status=200):
+    show = request.GET.get("show")
+    if preview is not None and show not in SHOW_CHOICES:
+        show = "error" if preview.errors else "all"
+    rows = [] if preview is None else [r for r in preview.rows if show == "all" or r.action == show]
+    counts = []
+    if preview is not None:
+        counts = [
+            ("all", _("rows in all"), len(preview.rows)),
+            ("create", _("to create"), preview.created),
+            ("update", _("to update"), preview.updated),
+            ("unchanged", _("unchanged (skipped)"), preview.unchanged),
+            ("error", _("rows with errors"), preview.error_rows),
+        ]
     return render(
         request,
         "spreadsheets/preview.html",
-        {"importer": importer, "token": token, "preview": preview, "rejected": rejected, "refused": refused},
+        {
+            "importer": importer, "token": token, "record": record, "preview": preview, "rejected": rejected,
+            "refused": refused, "show": show, "counts": counts, "rows": rows[:ROWS_SHOWN], "rows_total": len(rows),
+            "rows_shown": ROWS_SHOWN,
+            "can_confirm": preview is not None and uploads.upload_for(request.user, token) is not None,
+        },
         status=status,
     )
 
@@ -116,35 +141,95 @@ def _upload_or_404(request, token):
     return stored
 
 
+def _preview_or_404(request, kind, token):
+    """The latest preview of the user's own upload (another user's, another city's: 404)."""
+    record = previews.preview_of_upload(request.user, kind, token)
+    if record is None:
+        raise Http404(_("This upload is gone. Upload the file again."))
+    return record
+
+
+def _rejected(record):
+    return SimpleNamespace(code=record.rejected_code, message=record.error)
+
+
 @require_GET
 @login_required
 def preview(request, kind, token):
-    """The dry run: rows to create, update and leave unchanged, and every bad row with its reason."""
+    """The dry run, computed once by a job: its progress while it runs, then the stored rows to
+    create, update (each field old → new) and leave unchanged, and every bad cell."""
     importer = _importer(request, kind)
-    stored = _upload_or_404(request, token)
-    try:
-        with stored.local_copy() as path:
-            result = services.preview_import(request.user, kind, path)
-    except SpreadsheetRejected as rejected:
-        uploads.discard_upload(request.user, token)
-        return _render_preview(request, importer, token, rejected=rejected, status=400)
-    return _render_preview(request, importer, token, preview=result, status=200 if result.ok else 400)
+    record = _preview_or_404(request, kind, token)
+    if record.status == record.Status.FAILED:
+        return _render_preview(request, importer, token, record, rejected=_rejected(record), status=400)
+    if not record.is_finished:
+        return _render_preview(request, importer, token, record)
+    result = previews.stored_preview(record)
+    # 400 while a sheet with errors waits to be confirmed; 200 once it was imported (valid rows only).
+    pending = uploads.upload_for(request.user, token) is not None
+    return _render_preview(request, importer, token, record, preview=result, status=400 if pending and not result.ok else 200)
+
+
+@require_GET
+@login_required
+def preview_status(request, kind, token):
+    """The preview job's progress as JSON, polled by static/js/import_preview.js."""
+    _importer(request, kind)
+    record = previews.previews_for(request.user).defer("result").filter(kind=kind, token=token).order_by("-pk").first()
+    if record is None:
+        raise Http404(_("This upload is gone. Upload the file again."))
+    return JsonResponse(previews.describe(record))
+
+
+@require_GET
+@login_required
+def preview_errors(request, kind, token):
+    """The error workbook of the preview: its rejected rows with what is wrong in each cell."""
+    importer = _importer(request, kind)
+    record = _preview_or_404(request, kind, token)
+    if not record.error_file:
+        raise Http404(_("This sheet has no rows with errors."))
+    filename = _("%(kind)s rows to correct") % {"kind": importer.title}
+    return FileResponse(
+        record.error_file.open("rb"), as_attachment=True, filename=f"{filename}.xlsx", content_type=XLSX_CONTENT_TYPE
+    )
 
 
 @require_POST
 @login_required
 def confirm(request, kind, token):
-    """Apply the previewed sheet in one transaction; refused (nothing changed) if any row is bad."""
+    """Apply the previewed sheet in one transaction. Refused (nothing changed) if a row is bad,
+    unless the office ticked "import only the valid rows"; if the data changed since the
+    preview, a new preview is computed and shown instead."""
     importer = _importer(request, kind)
+    record = _preview_or_404(request, kind, token)
     stored = _upload_or_404(request, token)
+    if record.status != record.Status.DONE:
+        return redirect("spreadsheets:preview", kind=kind, token=token)
+    skip_errors = request.POST.get("skip_errors") in ("1", "on")
+    if record.error_rows and not skip_errors:
+        return _render_preview(
+            request, importer, token, record, preview=previews.stored_preview(record), refused=True, status=400
+        )
     try:
         with stored.local_copy() as path:
-            result = services.apply_import(request.user, kind, path)
+            result = services.apply_import(
+                request.user, kind, path, skip_errors=skip_errors, expected=record.fingerprint
+            )
     except SpreadsheetRejected as rejected:
         uploads.discard_upload(request.user, token)
-        return _render_preview(request, importer, token, rejected=rejected, status=400)
-    except services.ImportRefused as refused:
-        return _render_preview(request, importer, token, preview=refused.preview, refused=True, status=400)
+        return _render_preview(request, importer, token, record, rejected=rejected, status=400)
+    except services.ImportRefused:
+        return _render_preview(
+            request, importer, token, record, preview=previews.stored_preview(record), refused=True, status=400
+        )
+    except services.PreviewOutdated:
+        previews.start_preview(request.user, kind, stored, run_task=run_import_preview)
+        messages.warning(
+            request,
+            _("The data changed since this preview, so nothing was imported. Check the new preview and confirm again."),
+        )
+        return redirect("spreadsheets:preview", kind=kind, token=token)
     uploads.discard_upload(request.user, token)
     summary = _("Imported: %(created)s created, %(updated)s updated, %(unchanged)s unchanged.") % {
         "created": result.created, "updated": result.updated, "unchanged": result.unchanged
@@ -155,6 +240,14 @@ def confirm(request, kind, token):
             "%(count)s check-in tasks were created for the enterprises new in the reform.",
             result.tasks_created,
         ) % {"count": result.tasks_created}
+    if result.skipped:
+        summary += ngettext(
+            "%(count)s row with errors was not imported: correct it in the error workbook and upload that.",
+            "%(count)s rows with errors were not imported: correct them in the error workbook and upload that.",
+            result.skipped,
+        ) % {"count": result.skipped}
+        messages.success(request, summary)
+        return redirect("spreadsheets:preview", kind=kind, token=token)  # where the error workbook is
     messages.success(request, summary)
     return redirect("spreadsheets:index")
 

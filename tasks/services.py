@@ -446,7 +446,16 @@ def assign_enterprises(enterprise_ids: Iterable[int]) -> int:
         )
     created = 0
     for period in Period.objects.filter(city_id__in=cities, is_closed=False).select_related("city").order_by("pk"):
-        created += generate_assignments(period, enterprises=ids)
-    if created:
+        count = generate_assignments(period, enterprises=ids)
+        if count and len(ids) > FULL_RECOMPUTE_FROM:
+            # A whole sheet of new enterprises: one full recompute of the period, not a
+            # ranking request per enterprise (20,000 rows and as many in-place updates).
+            recompute.request_recompute(period, trigger="import")
+        created += count
+    if created and len(ids) <= FULL_RECOMPUTE_FROM:
         recompute.enterprises_changed(ids)
     return created
+
+
+# From this many enterprises on, assign_enterprises asks for a full recompute of each period.
+FULL_RECOMPUTE_FROM = 500

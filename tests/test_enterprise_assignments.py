@@ -182,3 +182,12 @@ def test_the_admin_import_gives_new_enterprises_their_tasks_and_a_dry_run_none(w
     result = EnterpriseResource().import_data(data, dry_run=False, user=world.city_user, use_transactions=True)
     assert not result.has_errors() and not result.has_validation_errors()
     assert tasks_of(code(8)) == [("2026年度", "B01")]
+
+
+def test_a_large_set_of_new_enterprises_asks_for_one_full_recompute(world, monkeypatch):
+    monkeypatch.setattr(services, "FULL_RECOMPUTE_FROM", 1)
+    new = [f.EnterpriseFactory(county=world.counties[0]) for _ in range(2)]
+    assert services.assign_enterprises([e.pk for e in new]) == 2
+    assert list(RecomputeRequest.objects.values_list("period_id", "enterprise_id", "full")) == [
+        (world.period.pk, None, True)
+    ]

@@ -51,6 +51,7 @@ from notifications.models import Notification
 from scoring.engine import compute_snapshot
 from scoring.models import RecomputeRequest, ScoringRule
 from spreadsheets.exports import jobs as export_jobs
+from spreadsheets.imports import previews as import_previews
 from spreadsheets.imports.services import template_workbook
 from spreadsheets.imports.uploads import store_upload
 from spreadsheets.models import ExportJob
@@ -315,8 +316,19 @@ def _record_batch(user, action, checkin):
 
 
 def _store_sheet(user):
-    content = template_workbook(user, "enterprises")
-    return store_upload(user, SimpleUploadedFile("企业名单.xlsx", content)).token
+    """An uploaded sheet of the user's with its preview computed (the template's example row and
+    a row with a bad credit code, so that the preview has an error workbook)."""
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(io.BytesIO(template_workbook(user, "enterprises")))
+    sheet = workbook.active
+    example = [cell.value for cell in sheet[2]]
+    sheet.append(["123", *example[1:9], "", *example[10:]])
+    out = io.BytesIO()
+    workbook.save(out)
+    stored = store_upload(user, SimpleUploadedFile("企业名单.xlsx", out.getvalue()))
+    import_previews.run_preview(import_previews.start_preview(user, "enterprises", stored, run_task=None).pk)
+    return stored.token
 
 
 # --- who may see what (the rules, stated once more, independently of visible_to) ---------
@@ -717,6 +729,12 @@ SPECS = {
         items_sheet_tokens,
         ok=frozenset({200, 400}),  # the template's example row may be refused; the page shows it
         guesses=("0" * 32 + ".xlsx", "abc", "..%2F..%2Fetc%2Fpasswd", "%2e%2e"),
+    ),
+    "spreadsheets:preview_status": Spec(
+        items_sheet_tokens, guesses=("0" * 32 + ".xlsx", "abc", "..%2F..%2Fetc%2Fpasswd", "%2e%2e")
+    ),
+    "spreadsheets:preview_errors": Spec(
+        items_sheet_tokens, guesses=("0" * 32 + ".xlsx", "abc", "..%2F..%2Fetc%2Fpasswd", "%2e%2e")
     ),
     "spreadsheets:confirm": Spec(
         items_sheet_tokens,

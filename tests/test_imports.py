@@ -13,6 +13,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import TestCase
 from django.urls import reverse
 from openpyxl import Workbook, load_workbook
 
@@ -269,7 +270,9 @@ def test_formula_cell_is_read_as_text_and_refused(world, tmp_path):
 
 
 def upload(client, content, name="sheet.xlsx", kind="enterprises"):
-    return client.post(reverse("spreadsheets:upload", args=[kind]), {"file": SimpleUploadedFile(name, content)})
+    """Upload a sheet; its preview job runs once the upload's transaction commits (eager Celery)."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post(reverse("spreadsheets:upload", args=[kind]), {"file": SimpleUploadedFile(name, content)})
 
 
 def test_upload_preview_and_confirm_in_the_browser(client, world):
@@ -293,6 +296,8 @@ def test_preview_with_bad_rows_cannot_be_confirmed(client, world):
     assert preview.status_code == 400
     assert 'data-code="invalid_choice"' in preview.content.decode()
     assert "Confirm the import" not in preview.content.decode()
+    # Importing the valid rows only is a choice, not the default.
+    assert '<input type="checkbox" name="skip_errors" value="1">' in preview.content.decode()
     refused = client.post(location + "confirm/")
     assert refused.status_code == 400 and refused.context["refused"]
     assert not Enterprise.objects.filter(credit_code=code(1)).exists()

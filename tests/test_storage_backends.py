@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import TestCase
 from django.urls import reverse
 from django.utils import timezone
 from openpyxl import load_workbook
@@ -204,10 +205,11 @@ def test_export_job_file_is_stored_and_served_from_the_storage(
 def test_a_spreadsheet_import_is_kept_in_the_storage_between_preview_and_confirm(client, world, backend, settings):
     settings.LANGUAGE_CODE = "en"  # the sheet's headers are the English msgids
     client.force_login(world.city_user)
-    uploaded = client.post(
-        reverse("spreadsheets:upload", args=["enterprises"]),
-        {"file": SimpleUploadedFile("企业名单.xlsx", xlsx([row(1), row(2)]))},
-    )
+    with TestCase.captureOnCommitCallbacks(execute=True):  # the preview job runs after the upload commits
+        uploaded = client.post(
+            reverse("spreadsheets:upload", args=["enterprises"]),
+            {"file": SimpleUploadedFile("企业名单.xlsx", xlsx([row(1), row(2)]))},
+        )
     assert uploaded.status_code == 302, uploaded.status_code
     (name,) = backend.files()
     assert name.startswith(f"imports/{world.city_user.pk}/") and name.endswith(".xlsx")

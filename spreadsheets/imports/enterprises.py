@@ -13,7 +13,7 @@ from scoring import recompute
 from tasks import moves, services
 
 from ..resources import EnterpriseResource
-from .sheets import Column, RowError, SheetImport, account_error, in_chunks, resource_label
+from .sheets import Change, Column, RowError, SheetImport, account_error, in_chunks, resource_label
 
 User = get_user_model()
 
@@ -33,7 +33,7 @@ class EnterpriseImport(SheetImport):
         r = EnterpriseResource
         self.columns = (
             Column("credit_code", resource_label(r, "credit_code"), "credit_code", True, 18, example=""),
-            Column("name", resource_label(r, "name"), "text", True, 128, example="徐州云集港口有限公司"),
+            Column("name", resource_label(r, "name"), "text", True, 128, example="徐州示例机械制造有限公司"),
             Column("county", resource_label(r, "county"), "county", True, example=next(iter(self.counties), "鼓楼区")),
             Column("size_class", resource_label(r, "size_class"), "choice", True, choices=Enterprise.SizeClass.choices,
                    example=Enterprise.SizeClass.LARGE.label),
@@ -44,7 +44,7 @@ class EnterpriseImport(SheetImport):
             Column("employees", resource_label(r, "employees"), "int", example=320),
             Column("liaison_name", resource_label(r, "liaison_name"), "text", max_length=32, example="张伟"),
             Column("liaison_phone", resource_label(r, "liaison_phone"), "phone", max_length=32, example="13800000000"),
-            Column("liaison_account", resource_label(r, "liaison_account"), "username", max_length=150, example="zhangwei.example"),
+            Column("liaison_account", resource_label(r, "liaison_account"), "username", max_length=150, example="xzsl0001"),
             Column("is_active", resource_label(r, "is_active"), "bool", example=_("Yes")),
         )
 
@@ -138,14 +138,15 @@ class EnterpriseImport(SheetImport):
                              gettext("Account “%(value)s” already belongs to another enterprise or role.") % {"value": account})
                 )
 
-    def compare(self, values, enterprise):
+    def changes(self, values, enterprise):
         values = self.normalised(values)
-        for name in self.MODEL_FIELDS:
-            current = enterprise.county if name == "county" else getattr(enterprise, name)
-            if current != values[name]:
-                return False
+        current = {name: enterprise.county if name == "county" else getattr(enterprise, name) for name in self.MODEL_FIELDS}
+        out = self.field_changes(values, current)
         account = values.get("liaison_account")
-        return not account or account in self.accounts.get(enterprise.pk, set())
+        accounts = self.accounts.get(enterprise.pk, set())
+        if account and account not in accounts:
+            out.append(Change(self.column("liaison_account").header, "、".join(sorted(accounts)), account))
+        return out
 
     def write(self, results, existing):
         """Returns how many check-in tasks the new and rejoining enterprises were given."""

@@ -20,12 +20,12 @@ class IndicatorImport(SheetImport):
         super().__init__(user)
         r = IndicatorResource
         self.columns = (
-            Column("code", resource_label(r, "code"), "text", True, 16, example="B01"),
+            Column("code", resource_label(r, "code"), "text", True, 16, example="JN05"),
             Column("category", resource_label(r, "category"), "choice", True, choices=Indicator.Category.choices,
                    example=Indicator.Category.SKILLS.label),
-            Column("title", resource_label(r, "title"), "text", True, 200, example="开展劳动技能竞赛等技术提升措施"),
-            Column("requirement", resource_label(r, "requirement"), "text", example="全年至少组织一次劳动技能竞赛"),
-            Column("evidence_hint", resource_label(r, "evidence_hint"), "text", example="竞赛方案、获奖名单"),
+            Column("title", resource_label(r, "title"), "text", True, 200, example="组织职工参加技能大赛并落实获奖人员奖励"),
+            Column("requirement", resource_label(r, "requirement"), "text", example="全年至少选派一批职工参加市级以上技能大赛，对获奖人员落实奖励"),
+            Column("evidence_hint", resource_label(r, "evidence_hint"), "text", example="参赛通知、获奖名单、奖励发放记录"),
             Column("scoring_guidance", resource_label(r, "scoring_guidance"), "text",
                    example="按活动次数和覆盖面给分，每少一项扣1分"),
             Column("max_points", resource_label(r, "max_points"), "points", True, example=10),
@@ -49,9 +49,8 @@ class IndicatorImport(SheetImport):
     def load_existing(self, results):
         return {i.code: i for i in Indicator.objects.filter(city=self.city)}
 
-    def compare(self, values, indicator):
-        values = self.normalised(values)
-        return all(getattr(indicator, name) == values[name] for name in self.MODEL_FIELDS)
+    def changes(self, values, indicator):
+        return self.field_changes(self.normalised(values), {name: getattr(indicator, name) for name in self.MODEL_FIELDS})
 
     def write(self, results, existing):
         new, changed = [], []

@@ -22,10 +22,10 @@ class CountyOfficeImport(SheetImport):
     def __init__(self, user):
         super().__init__(user)
         self.columns = (
-            Column("username", _("Account"), "username", True, 150, example="county01"),
+            Column("username", _("Account"), "username", True, 150, example="gulou.lina"),
             Column("county", _("County-level unit"), "county", True, example=next(iter(self.counties), "鼓楼区")),
             Column("full_name", _("Contact name"), "text", max_length=150, example="李娜"),
-            Column("email", _("Email"), "text", max_length=254, example="county01@example.com"),
+            Column("email", _("Email"), "text", max_length=254, example="gulou.lina@example.com"),
         )
 
     def load_existing(self, results):
@@ -53,14 +53,11 @@ class CountyOfficeImport(SheetImport):
                              gettext("Account “%(value)s” already belongs to another enterprise or role.") % {"value": result.key})
                 )
 
-    def compare(self, values, user):
+    def changes(self, values, user):
         profile = getattr(user, "profile", None) if hasattr(user, "profile") else None
-        return (
-            profile is not None
-            and profile.region_id == values["county"].pk
-            and user.first_name == (values.get("full_name") or "")
-            and user.email == (values.get("email") or "")
-        )
+        values = {**values, "full_name": values.get("full_name") or "", "email": values.get("email") or ""}
+        current = {"county": profile.region if profile is not None else None, "full_name": user.first_name, "email": user.email}
+        return self.field_changes(values, current)
 
     def write(self, results, existing):
         for result in results:

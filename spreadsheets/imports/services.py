@@ -6,20 +6,18 @@
     with upload.local_copy() as path:
         apply_import(user, "enterprises", path)         # re-validates, then ONE transaction
 
-A sheet with any bad row changes nothing: apply_import refuses it.
+A sheet with any bad row changes nothing: apply_import refuses it, unless the office chose to
+import only its valid rows (skip_errors). The preview of an upload is computed once, by a job
+(spreadsheets.imports.previews), and stored; the confirm checks it still holds.
 """
 
-import io
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from django.db import transaction
-from django.utils.encoding import force_str
 from django.utils.translation import gettext
 
-from enterprises import credit_code
-
+from . import workbooks
 from .enterprises import EnterpriseImport
 from .indicators import IndicatorImport
 from .offices import CountyOfficeImport
@@ -34,6 +32,15 @@ class ImportRefused(Exception):
         self.preview = preview
 
 
+class PreviewOutdated(Exception):
+    """The database (or the file) changed since the preview the office confirmed: confirming
+    now would do something it did not see, so nothing was written."""
+
+    def __init__(self, preview):
+        super().__init__(gettext("The data changed since the preview; nothing was imported."))
+        self.preview = preview
+
+
 KINDS = {cls.kind: cls for cls in (EnterpriseImport, IndicatorImport, CountyOfficeImport)}
 
 
@@ -44,44 +51,37 @@ def importer_for(user: Any, kind: str) -> SheetImport:
     return KINDS[kind](user)
 
 
-def preview_import(user: Any, kind: str, path: str | Path) -> Preview:
-    """The dry run: what confirming the sheet would create, update and leave unchanged, and every bad row."""
-    preview, _existing = importer_for(user, kind).validate(path)
+def preview_import(user: Any, kind: str, path: str | Path, progress: Any = None) -> Preview:
+    """The dry run: what confirming the sheet would create, update (each field old → new) and
+    leave unchanged, and every bad row. `progress(percent)`: see SheetImport.validate."""
+    preview, _existing = importer_for(user, kind).validate(path, progress)
     return preview
 
 
-def apply_import(user: Any, kind: str, path: str | Path) -> Preview:
-    """Validate the sheet again and write it in one transaction; ImportRefused (nothing written) if any row is bad."""
+def apply_import(
+    user: Any, kind: str, path: str | Path, *, skip_errors: bool = False, expected: str | None = None
+) -> Preview:
+    """Validate the sheet again and write it in one transaction.
+
+    Refused, with nothing written: ImportRefused if a row is bad (unless `skip_errors`: the
+    office chose to import only the valid rows; they are written and the others counted in
+    `skipped`, unless none is valid); PreviewOutdated if `expected` (the confirmed preview's
+    fingerprint) differs from what the sheet would do now, against the database as it is in
+    this transaction (someone changed an enterprise meanwhile: the office sees it first).
+    """
     importer = importer_for(user, kind)
     with transaction.atomic():
         preview, existing = importer.validate(path)
-        if not preview.ok:
+        if expected is not None and preview.fingerprint() != expected:
+            raise PreviewOutdated(preview)
+        if not preview.ok and (not skip_errors or not preview.valid_rows):
             raise ImportRefused(preview)
+        preview.skipped = preview.error_rows
+        # write() leaves the rows with errors out (their action is "error").
         preview.tasks_created = importer.write(preview.rows, existing) or 0
     return preview
 
 
 def template_workbook(user: Any, kind: str) -> bytes:
-    """An .xlsx template (bytes): the Chinese headers and one example row, every cell text."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font, PatternFill
-
-    importer = importer_for(user, kind)
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = force_str(importer.title)[:31]
-    for index, column in enumerate(importer.columns, start=1):
-        header = sheet.cell(row=1, column=index, value=column.header)
-        header.font = Font(bold=True)
-        header.fill = PatternFill("solid", fgColor="F3E3E1")
-        example = column.example
-        if kind == "enterprises" and column.key == "credit_code":
-            example = credit_code.make_code("9", "1", "320300", 99_999_990)
-        cell = sheet.cell(row=2, column=index, value=example if isinstance(example, (int, float, Decimal)) else force_str(example))
-        if column.kind not in ("int", "points"):
-            cell.number_format = "@"  # keeps credit codes and phone numbers as text in Excel
-        sheet.column_dimensions[cell.column_letter].width = max(12, len(column.header) * 2 + 2)
-    sheet.freeze_panes = "A2"
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+    """An .xlsx template (bytes): the headers, an example row, drop-down lists and the allowed values."""
+    return workbooks.template(importer_for(user, kind))

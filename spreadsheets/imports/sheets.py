@@ -8,6 +8,7 @@ and render.
 """
 
 import csv
+import hashlib
 import io
 import re
 import zipfile
@@ -119,6 +120,25 @@ def _csv_rows(path):
         raise _not_a_spreadsheet() from None
 
 
+def estimate_rows(path: str | Path) -> int:
+    """About how many rows the sheet has (for a progress bar): the .xlsx's recorded dimension
+    or the .csv's line count; 0 if unknown. Never raises."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".csv":
+            with open(path, "rb") as fh:
+                return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+        from openpyxl import load_workbook
+
+        workbook = load_workbook(path, read_only=True)
+        try:
+            return int(workbook.worksheets[0].max_row or 0)
+        finally:
+            workbook.close()
+    except Exception:  # a bad file is refused by read_sheet, with its reason
+        return 0
+
+
 def read_sheet(path: str | Path) -> Iterator[tuple[int, list]]:
     """(row number, list of cell values) for every non-blank row of the first sheet, the
     header row first. Hostile or oversized files raise SpreadsheetRejected."""
@@ -161,6 +181,24 @@ class Column:
     def header(self):
         return force_str(self.label)
 
+    def display(self, value: Any) -> str:
+        """A cleaned (or stored) value as the sheet writes it: a choice's label, a county's
+        name, 是/否, size classes joined by 、, numbers without trailing zeros."""
+        if value is None or value == "" or value == []:
+            return ""
+        if self.kind == "county":
+            return force_str(getattr(value, "name", value))
+        if self.kind == "choice":
+            return force_str(dict(self.choices).get(value, value))
+        if self.kind == "bool":
+            return gettext("Yes") if value else gettext("No")
+        if self.kind == "sizes":
+            labels = dict(Enterprise.SizeClass.choices)
+            return "、".join(force_str(labels.get(size, size)) for size in value)
+        if isinstance(value, Decimal):
+            return format(value.normalize(), "f") if value == value.to_integral_value() else format(value, "f")
+        return force_str(value)
+
 
 @dataclass
 class RowError:
@@ -171,6 +209,15 @@ class RowError:
 
 
 @dataclass
+class Change:
+    """One field an update changes: its column's header, the stored value and the sheet's, as shown."""
+
+    column: str
+    old: str
+    new: str
+
+
+@dataclass
 class RowResult:
     row: int
     values: dict
@@ -178,6 +225,8 @@ class RowResult:
     key: str = ""
     label: str = ""
     errors: list = field(default_factory=list)
+    changes: list = field(default_factory=list)  # of Change, for an update
+    raw: dict = field(default_factory=dict)  # {column key: the cell as uploaded}, for the error workbook
 
 
 @dataclass
@@ -186,10 +235,58 @@ class Preview:
     rows: list
     errors: list
     tasks_created: int = 0  # by apply_import: the check-in tasks the new enterprises were given
+    skipped: int = 0  # by apply_import(skip_errors=True): the rows with errors left out
 
     @property
     def ok(self):
         return not self.errors
+
+    @property
+    def error_rows(self):
+        return self.count("error")
+
+    @property
+    def valid_rows(self):
+        return len(self.rows) - self.error_rows
+
+    def fingerprint(self) -> str:
+        """What confirming would do, row by row (action, changes, error codes), as a digest: the
+        confirm compares it with the stored preview's, so nothing the office did not see is written."""
+        digest = hashlib.sha256()
+        for row in self.rows:
+            parts = [str(row.row), row.action, str(row.key)]
+            parts += [f"{c.column}\x1f{c.old}\x1f{c.new}" for c in row.changes]
+            parts += [f"{e.column}\x1f{e.code}" for e in row.errors]
+            digest.update("\x1e".join(parts).encode() + b"\x1d")
+        return digest.hexdigest()
+
+    def as_json(self) -> dict:
+        """The preview as stored by its job (spreadsheets.imports.previews)."""
+        return {
+            "kind": self.kind,
+            "rows": [
+                {
+                    "row": r.row, "action": r.action, "key": str(r.key), "label": r.label,
+                    "changes": [[c.column, c.old, c.new] for c in r.changes],
+                    "errors": [[e.column, e.code, e.message] for e in r.errors],
+                }
+                for r in self.rows
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Preview":
+        rows = []
+        for item in data.get("rows", ()):
+            number = item["row"]
+            rows.append(
+                RowResult(
+                    row=number, values={}, action=item["action"], key=item["key"], label=item["label"],
+                    changes=[Change(*c) for c in item["changes"]],
+                    errors=[RowError(number, *e) for e in item["errors"]],
+                )
+            )
+        return cls(kind=data.get("kind", ""), rows=rows, errors=[e for r in rows for e in r.errors])
 
     def count(self, action):
         return sum(1 for row in self.rows if row.action == action)
@@ -322,11 +419,29 @@ class SheetImport:
             raise PermissionDenied(gettext("Only the city reform office can import spreadsheets."))
         self.user = user
         self.city = profile.city
-        self.counties = {c.name: c for c in Region.objects.filter(level=Region.Level.COUNTY, parent=self.city)}
+        counties = Region.objects.filter(level=Region.Level.COUNTY, parent=self.city).order_by("order", "code")
+        self.counties = {c.name: c for c in counties}
 
     # Subclasses: key(values) -> natural key; load_existing(keys) -> {key: obj};
-    # compare(values, obj) -> True when nothing would change; check(results, existing) for
-    # cross-row rules; write(results, existing) inside the transaction.
+    # changes(values, obj) -> [Change] (none: nothing would change); check(results, existing)
+    # for cross-row rules; write(results, existing) inside the transaction.
+
+    def column(self, key):
+        return next(c for c in self.columns if c.key == key)
+
+    def field_changes(self, values, current):
+        """[Change] of the columns whose cleaned value differs from `current` {key: stored value}."""
+        out = []
+        for key, old in current.items():
+            column = self.column(key)
+            new = values.get(key)
+            if old != new:
+                out.append(Change(column.header, column.display(old), column.display(new)))
+        return out
+
+    def compare(self, values, obj):
+        """True when importing `values` would change nothing of `obj`."""
+        return not self.changes(values, obj)
 
     def match_headers(self, header_row):
         """{column key: cell index}; a missing required column rejects the file."""
@@ -345,7 +460,11 @@ class SheetImport:
                 positions[column.key] = index
         return positions
 
-    def validate(self, path):
+    def validate(self, path, progress=None):
+        """(Preview, existing objects): every row cleaned, checked and compared with the
+        database; nothing is written. `progress(percent)` is called now and then (a job's bar)."""
+        report = progress or (lambda percent: None)
+        estimate = estimate_rows(path) if progress else 0
         rows = read_sheet(path)
         try:
             _number, header = next(rows)
@@ -359,20 +478,30 @@ class SheetImport:
             for column in self.columns:
                 index = positions.get(column.key)
                 raw = cells[index] if index is not None and index < len(cells) else None
+                result.raw[column.key] = raw
                 try:
                     result.values[column.key] = clean_cell(column, raw, context)
                 except CellError as error:
                     result.errors.append(RowError(number, column.header, error.code, error.message))
             results.append(result)
+            if estimate and len(results) % 500 == 0:
+                # Reading and cleaning the cells is most of the work: 0–80 %.
+                report(min(80, len(results) * 80 // estimate))
+        report(80)
         self._duplicates(results)
         existing = self.load_existing(results)
+        report(90)
         self.check(results, existing)
         for result in results:
             if result.errors:
                 result.action = "error"
                 continue
             obj = existing.get(result.key)
-            result.action = "create" if obj is None else ("unchanged" if self.compare(result.values, obj) else "update")
+            if obj is None:
+                result.action = "create"
+                continue
+            result.changes = self.changes(result.values, obj)
+            result.action = "update" if result.changes else "unchanged"
         errors = [error for result in results for error in result.errors]
         return Preview(kind=self.kind, rows=results, errors=errors), existing
 

@@ -174,7 +174,8 @@ def sheet_download(request, sheet_id):
 @require_POST
 def sheet_discard(request, sheet_id):
     """The passwords are handed out: the sheet is deleted now."""
-    onboarding.discard_sheet(request.user, sheet_id)
+    if not onboarding.discard_sheet(request.user, sheet_id):
+        raise Http404(_("This account sheet is gone: handed out, expired, or not yours."))
     messages.success(request, _("The account sheet is deleted."))
     return redirect("accounts:list" if onboarding.allowed_roles(request.user) else "home")
 

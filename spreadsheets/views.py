@@ -240,14 +240,26 @@ def confirm(request, kind, token):
             "%(count)s check-in tasks were created for the enterprises new in the reform.",
             result.tasks_created,
         ) % {"count": result.tasks_created}
+    if result.account_sheet is not None:
+        # The new accounts' initial passwords: the result is their sheet, to hand out.
+        summary += ngettext(
+            "%(count)s new account got an initial password: download the account sheet and hand it out.",
+            "%(count)s new accounts got an initial password: download the account sheet and hand it out.",
+            result.account_sheet.accounts,
+        ) % {"count": result.account_sheet.accounts}
     if result.skipped:
         summary += ngettext(
             "%(count)s row with errors was not imported: correct it in the error workbook and upload that.",
             "%(count)s rows with errors were not imported: correct them in the error workbook and upload that.",
             result.skipped,
         ) % {"count": result.skipped}
+        if result.account_sheet is not None:
+            summary += _("The account sheet is waiting on the Account management page.")
         messages.success(request, summary)
         return redirect("spreadsheets:preview", kind=kind, token=token)  # where the error workbook is
+    if result.account_sheet is not None:
+        messages.success(request, summary)
+        return redirect("accounts:sheet", result.account_sheet.pk)
     messages.success(request, summary)
     return redirect("spreadsheets:index")
 

@@ -41,7 +41,7 @@ from django.db.models import Q
 from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
 
-from accounts import security
+from accounts import onboarding, security
 from enterprises.models import Enterprise, Profile, Region
 from notices.cases import mark_example_case
 from notices.models import ExampleCase, Need, NeedMessage, Notice, NoticeAttachment, NoticeRead
@@ -195,6 +195,9 @@ def _build_world():
     x.users = u
     x.role_user = {"liaison": u.e11, "county": u.c1, "city": u.city, "obs_county": u.obs_county, "obs_ent": u.obs_ent}
     x.tokens = {role: security.issue_api_token(user)[1] for role, user in x.role_user.items()}
+    # 账号管理: each city office has an account sheet (a reset) and its account events.
+    x.sheet_city = onboarding.reset_password(u.city, u.e22.pk)
+    x.sheet_city2 = onboarding.reset_password(u.city2, u.f11.pk)
 
     def assignment(owner, period, indicator=None):
         if isinstance(owner, Enterprise):
@@ -534,6 +537,27 @@ def items_indicators(x):
     return [Item({"pk": i.pk}, city_roles(x, i.city_id), i.title) for i in Indicator.objects.all()]
 
 
+def items_accounts(x, **extra):
+    """Every account with a role: the city office manages its city's (not its own), the
+    county office its county's liaisons; nobody else manages any."""
+    county_liaisons = {x.users.e11.pk, x.users.e12.pk}
+    items = []
+    for user in Profile.objects.select_related("user").order_by("user_id"):
+        in_city = user.city is not None and user.city.pk == x.city.pk and user.user_id != x.users.city.pk
+        roles = {"city"} if in_city else set()
+        if user.user_id in county_liaisons:
+            roles.add("county")
+        items.append(Item({"pk": user.user_id, **extra}, frozenset(roles), user.user.username))
+    return items
+
+
+def items_account_sheets(x):
+    return [
+        Item({"sheet_id": x.sheet_city.pk}, frozenset({"city"}), "sheet of idor_city"),
+        Item({"sheet_id": x.sheet_city2.pk}, frozenset(), "sheet of idor_city2"),
+    ]
+
+
 def items_jobs(x):
     owner = {user.pk: role for role, user in x.role_user.items()}
     return [
@@ -696,6 +720,23 @@ SPECS = {
     "scoring:export_job": Spec(items_jobs, model=ExportJob),
     "scoring:export_job_status": Spec(items_jobs, model=ExportJob),
     "scoring:export_job_download": Spec(items_jobs, model=ExportJob),
+    # accounts (账号管理)
+    "accounts:detail": Spec(items_accounts, model=Profile.user.field.related_model),
+    "accounts:action": Spec(
+        lambda x: items_accounts(x, action="disable"),
+        "POST",
+        model=Profile.user.field.related_model,
+        controls=post_control("county", lambda x: {"pk": x.users.e12.pk, "action": "enable"}, {}, {409}),
+    ),
+    "accounts:sheet": Spec(items_account_sheets, model=None, guesses=("0", "abc", str(uuid.uuid4()))),
+    "accounts:sheet_download": Spec(items_account_sheets, model=None, guesses=("0", "abc", str(uuid.uuid4()))),
+    "accounts:sheet_discard": Spec(
+        items_account_sheets,
+        "POST",
+        model=None,
+        guesses=("0", "abc", str(uuid.uuid4())),
+        controls=post_control("city", lambda x: {"sheet_id": x.sheet_city.pk}, {}, {302}),
+    ),
     # notices
     "notices:notice_detail": Spec(items_notices, model=Notice),
     "notices:notice_readers": Spec(items_notice_readers, model=Notice),
@@ -784,6 +825,7 @@ EXEMPT = {
     "admin/(?P<url>.*)$": "the admin's catch-all only appends a slash or answers 404; it names no object",
     "spreadsheets:template": "`kind` is one of the three fixed import kinds, not an object id",
     "spreadsheets:upload": "`kind` is one of the three fixed import kinds, not an object id",
+    "password_reset_confirm": "Django's signed one-time reset link, not an object id: a wrong one is the invalid-link page",
 }
 
 # The admin: for each registered model, which rows the city office's staff user (with the
@@ -816,6 +858,8 @@ ADMIN_NO_RIGHTS = {
     "notices.examplecase",
     # the e-mail outbox: superusers only (addresses and texts of every city)
     "notifications.outgoingemail",
+    # the account audit trail: offices read it on the account pages, the admin's is superusers'
+    "accounts.accountevent",
     # django-axes' login attempt logs
     "axes.accessattempt",
     "axes.accessfailurelog",

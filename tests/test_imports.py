@@ -17,6 +17,7 @@ from django.test import TestCase
 from django.urls import reverse
 from openpyxl import Workbook, load_workbook
 
+from accounts.models import InitialPassword
 from enterprises.credit_code import make_code
 from enterprises.models import Enterprise, Profile
 from spreadsheets.imports import services, sheets
@@ -123,7 +124,9 @@ def test_confirm_creates_enterprises_and_liaison_accounts_and_reimport_updates_w
     )
     profile = Profile.objects.get(user__username="new0001")
     assert profile.role == Profile.Role.ENTERPRISE_LIAISON and profile.enterprise == enterprise
-    assert not profile.user.has_usable_password()
+    # A one-time initial password, on the account sheet the import result offers (accounts.onboarding).
+    assert profile.user.has_usable_password() and InitialPassword.objects.filter(user=profile.user).exists()
+    assert result.account_sheet is not None and result.account_sheet.accounts == 2
 
     again = stored(tmp_path, xlsx([row(1, **{"Employees": 130}), row(2)]), "again.xlsx")
     preview = services.preview_import(world.city_user, "enterprises", again)

@@ -6,6 +6,7 @@ from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, Validat
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from accounts import onboarding
 from enterprises import scoping
 from enterprises.inputs import messages_of
 from enterprises.models import Enterprise, Profile
@@ -183,7 +184,7 @@ class EnterpriseImport(SheetImport):
                 wanted[account] = (existing[result.key], result.values.get("liaison_name") or "")
         new_users = [User(username=name, first_name=person[:150]) for name, (_e, person) in wanted.items() if name not in self.users]
         for user in new_users:
-            user.set_unusable_password()  # the city office sets or resets passwords
+            user.set_unusable_password()  # until onboarding gives each an initial password below
         User.objects.bulk_create(new_users, batch_size=1000)
         new_names = {user.username for user in new_users}
         for user in new_users:
@@ -195,4 +196,6 @@ class EnterpriseImport(SheetImport):
             if name in new_names or not hasattr(self.users[name], "profile")
         ]
         Profile.objects.bulk_create(profiles, batch_size=1000)
+        # Each new account's one-time initial password, on the sheet the import result offers.
+        self.account_sheet = onboarding.issue_initial_passwords(self.user, new_users, detail=gettext("Spreadsheet import"))
         return tasks_created

@@ -4,6 +4,7 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from accounts import onboarding
 from enterprises import scoping
 from enterprises.models import Profile
 
@@ -60,6 +61,7 @@ class CountyOfficeImport(SheetImport):
         return self.field_changes(values, current)
 
     def write(self, results, existing):
+        new_users = []
         for result in results:
             if result.action not in ("create", "update"):
                 continue
@@ -67,10 +69,13 @@ class CountyOfficeImport(SheetImport):
             user = existing.get(result.key)
             if user is None:
                 user = User(username=result.key)
-                user.set_unusable_password()
+                user.set_unusable_password()  # until onboarding gives it an initial password below
+                new_users.append(user)
             user.first_name = values.get("full_name") or ""
             user.email = values.get("email") or ""
             user.save()
             Profile.objects.update_or_create(
                 user=user, defaults={"role": Profile.Role.COUNTY_OFFICE, "region": values["county"], "enterprise": None}
             )
+        # Each new account's one-time initial password, on the sheet the import result offers.
+        self.account_sheet = onboarding.issue_initial_passwords(self.user, new_users, detail=gettext("Spreadsheet import"))

@@ -79,6 +79,7 @@ def apply_import(
         preview.skipped = preview.error_rows
         # write() leaves the rows with errors out (their action is "error").
         preview.tasks_created = importer.write(preview.rows, existing) or 0
+        preview.account_sheet = getattr(importer, "account_sheet", None)
     return preview
 
 

@@ -236,6 +236,7 @@ class Preview:
     errors: list
     tasks_created: int = 0  # by apply_import: the check-in tasks the new enterprises were given
     skipped: int = 0  # by apply_import(skip_errors=True): the rows with errors left out
+    account_sheet: Any = None  # by apply_import: the initial passwords of the new accounts (accounts.AccountSheet)
 
     @property
     def ok(self):

@@ -6,7 +6,7 @@ import io
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
+from django.test import Client, TestCase
 from django.urls import reverse
 from openpyxl import load_workbook
 
@@ -24,8 +24,11 @@ def _english(settings):
 
 
 def _import(client, content, kind="enterprises"):
-    upload = client.post(reverse("spreadsheets:upload", args=[kind]), {"file": SimpleUploadedFile("s.xlsx", content)})
+    """Upload (the preview job runs when the upload commits), look at the preview, confirm."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        upload = client.post(reverse("spreadsheets:upload", args=[kind]), {"file": SimpleUploadedFile("s.xlsx", content)})
     assert upload.status_code == 302
+    assert client.get(upload["Location"]).status_code == 200
     return client.post(upload["Location"] + "confirm/")
 
 

@@ -12,9 +12,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # settings an older server rejects, so it must match the server (postgres:16 in
 # docker-compose.yml); Debian's own client is whatever its release ships, hence the
 # PostgreSQL project's apt repository (its key ships with postgresql-common).
+# fonts-noto-cjk: evidence previews (tasks/previews.py, PDFium) draw a PDF's text with the
+# system's fonts when the PDF does not embed its own, as many Chinese office PDFs (宋体) and the
+# demo's do; without a CJK font their pages render with blank text.
 ARG PG_MAJOR=16
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends gettext postgresql-common \
+    && apt-get install -y --no-install-recommends gettext postgresql-common fonts-noto-cjk \
     && /usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y \
     && apt-get install -y --no-install-recommends "postgresql-client-${PG_MAJOR}" \
     && rm -rf /var/lib/apt/lists/*

@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from accounts import security
 from enterprises.models import Enterprise, Profile, Region, display_name
+from scoring.figures import help_text
 from scoring.models import CountyRanking, EnterpriseRanking
 from tasks.models import (
     Assignment,
@@ -165,7 +166,9 @@ class AssignmentSerializer(serializers.ModelSerializer):
     state = serializers.ChoiceField(choices=AssignmentState.choices)
     indicator_code = serializers.CharField(source="indicator.code")
     indicator_title = serializers.CharField(source="indicator.title")
-    max_points = serializers.DecimalField(source="indicator.max_points", max_digits=6, decimal_places=2)
+    max_points = serializers.DecimalField(
+        source="indicator.max_points", max_digits=6, decimal_places=2, help_text=help_text("max_points")
+    )
     assignee_name = serializers.CharField(help_text="The enterprise, or the county reform office.")
     is_county_office_task = serializers.BooleanField()
 
@@ -187,6 +190,7 @@ class AssignmentSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+        extra_kwargs = {"points": {"help_text": help_text("points")}}
 
 
 # --- check-ins ----------------------------------------------------------------------------
@@ -380,6 +384,13 @@ class CountyRankingSerializer(serializers.ModelSerializer):
     )
 
     class Meta:
+        # The figures' names and definitions are the pages' and the sheets' (scoring.figures).
+        extra_kwargs = {
+            "score": {"help_text": help_text("county_score")},
+            "rank": {"help_text": help_text("rank")},
+            "office_rate": {"help_text": help_text("office_score_rate")},
+            "enterprise_mean_rate": {"help_text": help_text("enterprise_mean_rate")},
+        }
         model = CountyRanking
         fields = [
             "county",
@@ -399,10 +410,15 @@ class EnterpriseRankingSerializer(serializers.ModelSerializer):
     enterprise = NamedRefSerializer()
     county = NamedRefSerializer()
     # Annotated by EnterpriseRanking.objects.with_ranks() (the ranks are kept per points band).
-    rank_in_county = serializers.IntegerField(read_only=True)
-    rank_in_city = serializers.IntegerField(read_only=True)
+    rank_in_county = serializers.IntegerField(read_only=True, help_text=help_text("rank"))
+    rank_in_city = serializers.IntegerField(read_only=True, help_text=help_text("rank"))
 
     class Meta:
+        extra_kwargs = {
+            "points": {"help_text": help_text("points")},
+            "max_points": {"help_text": help_text("max_points")},
+            "score_rate": {"help_text": help_text("score_rate")},
+        }
         model = EnterpriseRanking
         fields = [
             "enterprise",

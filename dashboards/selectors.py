@@ -27,6 +27,7 @@ from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from enterprises.models import Enterprise
+from scoring.figures import rate
 from scoring.models import EnterpriseRanking
 from tasks.models import (
     Assignment,
@@ -45,14 +46,23 @@ ZERO = Value(0, output_field=DecimalField(max_digits=12, decimal_places=2))
 
 
 def completion(scored, assigned):
-    """Scored tasks as a percentage of all tasks, with one decimal (0.0 without tasks)."""
-    return round(100 * scored / assigned, 1) if assigned else 0.0
+    """完成率: scored tasks as a percentage of all tasks, with one decimal (0.0 without tasks)."""
+    return rate(scored, assigned)
+
+
+def submitted(assigned, not_submitted):
+    """Tasks checked in at least once: every task but the never-submitted ones (a returned
+    task stays submitted, and a resubmission is still one task)."""
+    return assigned - not_submitted
 
 
 def _with_rates(rows):
-    """Adds completion (scored / assigned) to each row."""
+    """Adds completion (完成率: scored / assigned), the tasks submitted at least once and
+    the submission rate (提交率: submitted / assigned) to each row."""
     for row in rows:
         row["completion"] = completion(row["scored"], row["assigned"])
+        row["submitted"] = submitted(row["assigned"], row["not_submitted"])
+        row["submission"] = rate(row["submitted"], row["assigned"])
     return rows
 
 
@@ -79,7 +89,26 @@ def figures_by(user, period, fields, order_by):
 
 
 def by_county(user, period):
-    return figures_by(user, period, ["county", "county__name", "county__order", "county__code"], ["county__order", "county__code"])
+    """Figures per county-level unit: its enterprises' tasks, states, completion and
+    企业得分合计, and its submission rate over all its tasks, the county office's own included
+    (what the city chases a county on mid-period)."""
+    rows = figures_by(
+        user, period, ["county", "county__name", "county__order", "county__code"], ["county__order", "county__code"]
+    )
+    everything = {
+        row["county"]: row
+        for row in IndicatorProgress.objects.visible_to(user)
+        .filter(period=period)
+        .values("county")
+        .annotate(tasks=Sum("assigned"), waiting=Sum("not_submitted"))
+        .order_by()
+    }
+    for row in rows:
+        own = everything.get(row["county"], {"tasks": row["assigned"], "waiting": row["not_submitted"]})
+        row["all_tasks"] = own["tasks"]
+        row["submitted"] = submitted(own["tasks"], own["waiting"])
+        row["submission"] = rate(row["submitted"], own["tasks"])
+    return rows
 
 
 def by_enterprise_field(user, period, field):
@@ -161,9 +190,10 @@ def enterprises_for_listing(user, snapshot):
     )
 
 
-def attach_figures(enterprises, period, snapshot):
+def attach_figures(enterprises, period, snapshot, ranked=None):
     """Give each enterprise of a page (a list or a page's object_list) its tasks per state,
-    points, completion (%) and ranks in the period: two queries, whatever the page size."""
+    points, completion and submission rates (%) and ranks in the period, with how many its
+    county ranks (`ranked`: scoring.selectors.ranked_counts): two queries, whatever the page size."""
     enterprises = list(enterprises)
     ids = [enterprise.pk for enterprise in enterprises]
     sums = {
@@ -185,9 +215,11 @@ def attach_figures(enterprises, period, snapshot):
             setattr(enterprise, name, row.get(name) or 0)
         enterprise.points = row.get("points") or Decimal(0)
         enterprise.completion = completion(enterprise.scored, enterprise.assigned)
+        enterprise.submission = rate(submitted(enterprise.assigned, enterprise.not_submitted), enterprise.assigned)
         ranking = ranks.get(enterprise.pk)
         enterprise.rank_in_county = ranking.rank_in_county if ranking else None
         enterprise.rank_in_city = ranking.rank_in_city if ranking else None
+        enterprise.ranked_in_county = (ranked or {}).get("county", {}).get(enterprise.county_id, 0)
     return enterprises
 
 

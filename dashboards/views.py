@@ -16,8 +16,9 @@ from django.views.decorators.http import require_safe
 from chanjgai_portal.paginator import page_of
 from enterprises.inputs import profile_or_403
 from enterprises.models import Profile
-from scoring import charts
+from scoring import charts, explanations
 from scoring import selectors as scoring
+from scoring.figures import figure, rate
 from tasks import selectors as tasks
 from tasks.models import Assignment, AssignmentState, CheckInState
 
@@ -56,6 +57,14 @@ def index(request):
     return redirect(DASHBOARD_BY_ROLE.get(profile.role, "scoring:rankings"))
 
 
+def _rate_series(rows):
+    """提交率 and 完成率 of figures rows, as two series on one percentage axis."""
+    return [
+        {"name": str(figure("submission").name), "data": [row["submission"] for row in rows]},
+        {"name": str(figure("completion").name), "data": [row["completion"] for row in rows]},
+    ]
+
+
 @require_safe
 @login_required
 def city(request):
@@ -87,6 +96,9 @@ def city(request):
         by_county_history = {}
         for row in history:
             by_county_history.setdefault(row.county.name, {})[row.snapshot_id] = row.rank
+        county_rows = list(scoring.county_rankings_for(profile, latest))
+        county_axis = _("County-level unit")
+        rates = [charts.rate_axis()]
         context.update(
             counties=counties,
             sizes=sizes,
@@ -97,28 +109,44 @@ def city(request):
             ),
             lowest=lowest,
             snapshot=latest,
-            county_rankings=scoring.county_rankings_for(profile, latest),
+            county_rankings=county_rows,
+            county_total=len(county_rows),
+            # The main chart: what counties are ranked on (0–100), best first, as the ranking.
+            score_chart=charts.bar_chart(
+                [row.county.name for row in county_rows],
+                [{"name": str(figure("county_score").name), "data": [float(row.score) for row in county_rows]}],
+                [
+                    _link_to(reverse("scoring:county_detail", args=[row.county_id]), period=period.pk)
+                    for row in county_rows
+                ],
+                x_name=county_axis,
+                axes=[charts.axis("county_score", maximum=100)],
+            ),
             county_chart=charts.bar_chart(
                 [row["county__name"] for row in counties],
-                [
-                    {"name": _("Completion (%)"), "data": [row["completion"] for row in counties]},
-                    {"name": _("Points"), "data": [float(row["points"]) for row in counties], "axis": 1},
-                ],
+                _rate_series(counties),
                 [row["link"] for row in counties],
+                x_name=county_axis,
+                axes=rates,
             ),
             size_chart=charts.bar_chart(
                 [row["label"] for row in sizes],
-                [{"name": _("Completion (%)"), "data": [row["completion"] for row in sizes]}],
+                _rate_series(sizes),
                 [row["link"] for row in sizes],
+                x_name=_("Size class"),
+                axes=rates,
             ),
             ownership_chart=charts.bar_chart(
                 [row["label"] for row in ownership],
-                [{"name": _("Completion (%)"), "data": [row["completion"] for row in ownership]}],
+                _rate_series(ownership),
                 [row["link"] for row in ownership],
+                x_name=_("Ownership"),
+                axes=rates,
             ),
             history_chart=charts.rank_chart(
                 dates,
                 [{"name": name, "data": [ranks.get(s.pk) for s in snapshots]} for name, ranks in by_county_history.items()],
+                x_name=_("Ranking date"),
             ),
         )
     return render(request, "dashboards/city.html", context)
@@ -136,7 +164,8 @@ def county(request):
         history = scoring.county_rank_history(profile, snapshots, county=profile.county)
         enterprises = selectors.enterprises_for_listing(request.user, latest).order_by(*selectors.RANK_ORDER)
         page_obj = page_of(request, enterprises)
-        page_obj.object_list = selectors.attach_figures(page_obj.object_list, period, latest)
+        ranked = scoring.ranked_counts(latest)
+        page_obj.object_list = selectors.attach_figures(page_obj.object_list, period, latest, ranked)
         not_started = selectors.enterprises_not_started(request.user, period)
         totals = selectors.by_county(request.user, period)
         context.update(
@@ -152,10 +181,11 @@ def county(request):
             enterprises_link=_link("dashboards:enterprise_list", period=period.pk),
             snapshot=latest,
             ranking=scoring.county_ranking(latest, profile.county),
-            county_total=scoring.county_rankings_for(profile, latest).count(),
+            county_total=scoring.counties_ranked(latest),
             history_chart=charts.rank_chart(
                 [f"{row.snapshot.taken_on:%m-%d}" for row in history],
                 [{"name": profile.county.name, "data": [row.rank for row in history]}],
+                x_name=_("Ranking date"),
             ),
             history=history,
         )
@@ -174,7 +204,25 @@ def enterprise(request):
         counts = {state: 0 for state in AssignmentState.values}
         for assignment in assignments:
             counts[assignment.state] += 1
+        # Points against max points per category: every task's max points, scored or not.
+        by_category = explanations.breakdown(assignments, count_unfinished=True)["categories"]
+        ranked = scoring.ranked_counts(snapshot)
+        submitted = selectors.submitted(len(assignments), counts[AssignmentState.NOT_SUBMITTED])
         context.update(
+            submitted=submitted,
+            submission=rate(submitted, len(assignments)),
+            by_category=by_category,
+            category_chart=charts.bar_chart(
+                [str(row["label"]) for row in by_category],
+                [
+                    {"name": str(figure("points").name), "data": [float(row["points"]) for row in by_category]},
+                    {"name": str(figure("max_points").name), "data": [float(row["max_points"]) for row in by_category]},
+                ],
+                x_name=_("Category"),
+                axes=[charts.axis("points")],
+            ),
+            ranked_in_city=ranked["city"],
+            ranked_in_county=ranked["county"].get(profile.enterprise.county_id, 0),
             assignments=assignments,
             returned=[a for a in assignments if a.state == AssignmentState.RETURNED],
             counts=[(state, label, counts[state]) for state, label in AssignmentState.choices],
@@ -234,6 +282,7 @@ def enterprise_list(request):
     )
     context = _list_context(request, profile, period, filterset)
     page_obj = context["page_obj"]
-    page_obj.object_list = selectors.attach_figures(page_obj.object_list, period, snapshot)
+    ranked = scoring.ranked_counts(snapshot)
+    page_obj.object_list = selectors.attach_figures(page_obj.object_list, period, snapshot, ranked)
     context["snapshot"] = snapshot
     return render(request, "dashboards/enterprise_list.html", context)

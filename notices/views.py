@@ -15,6 +15,8 @@ from chanjgai_portal.paginator import page_of
 from enterprises.inputs import messages_of, show_on_field
 from enterprises.models import Profile
 from notifications.services import mark_read_on_request
+from scoring import charts
+from scoring.figures import figure, rate
 from tasks import selectors as task_selectors
 from tasks.evidence import attachment_response
 from tasks.models import Evidence, Indicator
@@ -106,6 +108,7 @@ def notice_readers(request, pk):
     if show not in ("", "read", "unread"):
         show = ""
     readers, total, read = selectors.notice_readers(notice, show)
+    by_county = selectors.read_rate_by_county(notice)
     return render(
         request,
         "notices/notice_readers.html",
@@ -115,6 +118,14 @@ def notice_readers(request, pk):
             "total": total,
             "read": read,
             "unread": total - read,
+            "read_rate": rate(read, total),
+            "by_county": by_county,
+            "read_chart": charts.bar_chart(
+                [row["name"] for row in by_county],
+                [{"name": str(figure("read_rate").name), "data": [row["rate"] for row in by_county]}],
+                x_name=_("County-level unit"),
+                axes=[charts.axis("read_rate", maximum=100)],
+            ),
             "show": show,
         },
     )

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
-from django.db.models import DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum
 from django.http import Http404
 from django.utils.translation import gettext as _
 
@@ -244,3 +244,29 @@ def current_rule(period: Period | None) -> ScoringRule | None:
 def rule_changes(period: Period, limit: int = 100) -> QuerySet[ScoringRuleChange]:
     """The period's scoring-rule changes, newest first, with who made them."""
     return ScoringRuleChange.objects.filter(rule__period=period).select_related(*with_names("changed_by"))[:limit]
+
+
+# --- How many are ranked (ranks read "n/N") ----------------------------------------------
+
+
+def ranked_counts(snapshot: RankingSnapshot | None) -> dict:
+    """How many enterprises the snapshot ranks in the city and in each county (one query),
+    so a rank reads 3/105: {"city": N, "county": {county_id: n}}. Counts are of the whole
+    ranking, not of the user's scope: a rank's N is the same for everyone who sees it."""
+    if snapshot is None:
+        return {"city": 0, "county": {}}
+    by_county = dict(
+        EnterpriseRanking.objects.filter(snapshot=snapshot)
+        .values_list("county")
+        .annotate(n=Count("pk"))
+        .order_by()
+        .values_list("county", "n")
+    )
+    return {"city": sum(by_county.values()), "county": by_county}
+
+
+def counties_ranked(snapshot: RankingSnapshot | None) -> int:
+    """How many county-level units the snapshot ranks (the N of a county's rank n/N)."""
+    if snapshot is None:
+        return 0
+    return CountyRanking.objects.filter(snapshot=snapshot).count()

@@ -18,6 +18,7 @@ from enterprises.inputs import messages_of, profile_or_403, show_on_field
 from tasks import selectors as task_selectors
 
 from . import charts, explanations, selectors, services
+from .figures import figure
 from .forms import ScoringRuleForm
 from .models import ScoringRule, TieMethod
 
@@ -35,9 +36,14 @@ def rankings(request):
 
     show_county_table = capabilities.may_see_county_rankings(profile)
     page_obj = None
+    ranked = selectors.ranked_counts(snapshot)
     if snapshot is not None:
         enterprise_rows = selectors.enterprise_rankings_for(request.user, snapshot, county)
         page_obj = TwoEndedPaginator(enterprise_rows, ENTERPRISES_PER_PAGE).get_page(request.GET.get("page"))
+        page_obj.object_list = list(page_obj.object_list)
+        for row in page_obj.object_list:
+            row.ranked_in_county = ranked["county"].get(row.county_id, 0)
+    county_rows = list(selectors.county_rankings_for(profile, snapshot)) if show_county_table else []
 
     counties = list(selectors.counties_for(profile).order_by("order", "code"))
     rule = selectors.current_rule(period) if snapshot is not None else None
@@ -53,7 +59,16 @@ def rankings(request):
             "county": county,
             "counties": counties if len(counties) > 1 else [],
             "show_county_table": show_county_table,
-            "county_rows": selectors.county_rankings_for(profile, snapshot) if show_county_table else [],
+            "county_rows": county_rows,
+            "county_total": len(county_rows),
+            "ranked_in_city": ranked["city"],
+            "county_chart": charts.bar_chart(
+                [row.county.name for row in county_rows],
+                [{"name": str(figure("county_score").name), "data": [float(row.score) for row in county_rows]}],
+                [f"{reverse('scoring:county_detail', args=[row.county_id])}?period={period.pk}" for row in county_rows],
+                x_name=_("County-level unit"),
+                axes=[charts.axis("county_score", maximum=100)],
+            ),
             "page_obj": page_obj,
         },
     )
@@ -90,7 +105,9 @@ def county_detail(request, county_id):
             "equation": equation,
             "office_tasks": office_tasks,
             "history": history or [],
-            "sparkline": charts.sparkline(history),
+            # One snapshot is one dot: the page says so in words instead.
+            "sparkline": charts.sparkline(history) if history and len(history) > 1 else None,
+            "county_total": selectors.counties_ranked(snapshot),
             "pending": pending,
             "can_filter_enterprises": selectors.may_filter_by_county(profile, county),
         },
@@ -110,6 +127,7 @@ def enterprise_detail(request, enterprise_id):
     snapshot = selectors.latest_snapshot(period)
     row = selectors.enterprise_ranking(snapshot, enterprise)
     breakdown, pending, count_unfinished = None, False, True
+    how_many_ranked = selectors.ranked_counts(snapshot if row is not None else None)
     if period is not None:
         assignments = list(selectors.enterprise_assignments(period, enterprise))
         count_unfinished = (
@@ -132,6 +150,8 @@ def enterprise_detail(request, enterprise_id):
             "enterprise": enterprise,
             "snapshot": snapshot,
             "row": row,
+            "ranked": how_many_ranked,
+            "county_ranked": how_many_ranked["county"].get(enterprise.county_id, 0),
             "breakdown": breakdown,
             "count_unfinished": count_unfinished,
             "pending": pending,

@@ -77,10 +77,16 @@ def test_city_dashboard_numbers_equal_the_data(client, worked):
     assert (c1["enterprises"], c1["assigned"], c1["scored"], c1["returned"], c1["points"]) == (2, 2, 1, 1, Decimal("8"))
     assert (c2["assigned"], c2["pending_county"], c2["scored"], c2["points"]) == (2, 1, 0, Decimal("0"))
     assert c1["completion"] == 50.0
-    # The bar chart shows the same numbers as the table.
+    # Submission counts every task checked in (the returned one too) and, for a county, its
+    # office's own: c1 3 of 3 (e11, e12, its office), c2 1 of 3 (e21 waits; e22, office not).
+    assert (c1["submitted"], c1["all_tasks"], c1["submission"]) == (3, 3, 100.0)
+    assert (c2["submitted"], c2["all_tasks"], c2["submission"]) == (1, 3, 33.3)
+    # The bar chart shows the same numbers as the table: 提交率 and 完成率 on one % axis.
     data = chart(response, "chart-counties")
     assert data["categories"] == ["鼓楼区", "云龙区"]
-    assert data["series"][0]["data"] == [50.0, 0.0] and data["series"][1]["data"] == [8.0, 0.0]
+    assert [s["name"] for s in data["series"]] == ["提交率", "完成率"]
+    assert data["series"][0]["data"] == [100.0, 33.3] and data["series"][1]["data"] == [50.0, 0.0]
+    assert data["axes"] == [{"name": "比率（%）", "unit": "%", "max": 100}]
     assert data["links"][0].startswith(reverse("dashboards:assignment_list"))
     sizes = {row["value"]: row for row in response.context["sizes"]}
     assert sizes["large"]["scored"] == 1 and sizes["small"]["pending_county"] == 1

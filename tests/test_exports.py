@@ -22,7 +22,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 COUNTY_HEADERS = [
     "Rank",
     "County-level unit",
-    "Score",
+    "County composite score",
     "County office score rate",
     "Mean enterprise score rate",
     "Enterprises counted",
@@ -39,7 +39,7 @@ ENTERPRISE_HEADERS = [
     "Score rate",
     "Scored / assigned",
 ]
-COUNTY_HEADERS_ZH = ["排名", "县（市）区", "得分", "县区产改办得分率", "企业平均得分率", "计入企业数", "变化"]
+COUNTY_HEADERS_ZH = ["排名", "县（市）区", "县区综合得分", "县区产改办得分率", "企业平均得分率", "计入企业数", "变化"]
 ENTERPRISE_HEADERS_ZH = [
     "市内排名",
     "县区内排名",

@@ -160,13 +160,13 @@ def test_county_history_has_a_row_per_snapshot_and_a_sparkline(client, explained
     ]
     html = response.content.decode()
     rows = text_of(html, "county-history")
-    assert f"{yesterday.year}年{yesterday.month}月{yesterday.day}日 1 65.00" in rows
+    assert f"{yesterday.year}年{yesterday.month}月{yesterday.day}日 1/2 65.00" in rows
     today = timezone.localdate()
-    assert f"{today.year}年{today.month}月{today.day}日 2 65.00" in rows
+    assert f"{today.year}年{today.month}月{today.day}日 2/2 65.00" in rows
     assert "<svg" in html and html.count('class="sparkline__dot"') == 2
     # No script of its own: only the header menu's (the page works without JavaScript).
     assert re.findall(r"<script\b[^>]*>", html) == [f'<script src="{static("js/nav.js")}">']
-    assert text_of(html, "county-rank") == "2 ↓1 (previously 1)"
+    assert text_of(html, "county-rank") == "2/2 ↓1 (previously 1)"
 
 
 def test_every_county_office_and_observer_of_the_city_reads_every_county_page(client, explained_world):

@@ -62,8 +62,8 @@ def test_equal_points_share_a_rank_on_the_page(client, ranked_world):
     assert sorted(rows[1:3]) == sorted([(e11, 2, 1), (e12, 2, 1)])
     assert rows[3] == (e22, 4, 2)
     html = response.content.decode()
-    # both shared city ranks are printed
-    assert len(re.findall(r'<td class="num rank rank--city"[^>]*>2</td>', html)) == 2
+    # both shared city ranks are printed, with how many the city ranks: 2/4
+    assert len(re.findall(r'<td class="num rank rank--city[^"]*"[^>]*>2/4</td>', html)) == 2
 
 
 def test_county_office_sees_county_table_but_only_its_own_enterprises(client, ranked_world):

@@ -25,6 +25,7 @@ from enterprises import capabilities
 from enterprises.inputs import profile_or_403
 from enterprises.models import Enterprise
 from scoring import selectors
+from scoring.figures import figure
 from scoring.models import EnterpriseRanking
 from tasks.models import Assignment, AssignmentState, Indicator
 
@@ -64,11 +65,11 @@ def completion_label(scored_count: int, assigned_count: int) -> str:
 
 
 COUNTY_RANKING_COLUMNS = (
-    Column(pgettext_lazy("ranking column", "Rank"), ("rank",), "int"),
+    Column(figure("rank").name, ("rank",), "int"),
     Column(gettext_lazy("County-level unit"), ("county__name",), width=22),
-    Column(pgettext_lazy("ranking column", "Score"), ("score",), "points"),
-    Column(gettext_lazy("County office score rate"), ("office_rate",), "percent"),
-    Column(gettext_lazy("Mean enterprise score rate"), ("enterprise_mean_rate",), "percent"),
+    Column(figure("county_score").name, ("score",), "points", width=16),
+    Column(figure("office_score_rate").name, ("office_rate",), "percent"),
+    Column(figure("enterprise_mean_rate").name, ("enterprise_mean_rate",), "percent"),
     Column(gettext_lazy("Enterprises counted"), ("enterprises_counted",), "int"),
     Column(pgettext_lazy("ranking column", "Change"), ("previous_rank", "rank"), cell=movement_label),
 )
@@ -79,9 +80,9 @@ ENTERPRISE_RANKING_COLUMNS = (
     Column(gettext_lazy("Enterprise name"), ("enterprise__name",), width=40),
     Column(gettext_lazy("Unified social credit code"), ("enterprise__credit_code",), width=22),
     Column(gettext_lazy("County-level unit"), ("county__name",), width=22),
-    Column(gettext_lazy("Points"), ("points",), "points"),
-    Column(gettext_lazy("Max points"), ("max_points",), "points"),
-    Column(gettext_lazy("Score rate"), ("score_rate",), "percent"),
+    Column(figure("points").name, ("points",), "points"),
+    Column(figure("max_points").name, ("max_points",), "points"),
+    Column(figure("score_rate").name, ("score_rate",), "percent"),
     Column(gettext_lazy("Scored / assigned"), ("scored_count", "assigned_count"), width=14, cell=completion_label),
 )
 
@@ -188,7 +189,7 @@ def _matrix_spec(user, period, county, scope, points):
         (_("County-level unit"), "text", 16),
     ]
     columns += [(f"{code} {title}", "points" if points else "text", 16) for _pk, code, title in indicators]
-    columns += [(_("Points"), "points", 10), (_("Scored / assigned"), "text", 14)]
+    columns += [(str(figure("points").name), "points", 10), (_("Scored / assigned"), "text", 14)]
     position = {pk: index for index, (pk, _code, _title) in enumerate(indicators)}
     labels = {value: force_str(label) for value, label in AssignmentState.choices}
 

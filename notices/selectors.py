@@ -7,7 +7,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils.translation import gettext as _
 
-from enterprises.models import Region, with_names
+from enterprises.models import with_names
 from scoring.figures import rate
 from tasks.models import Evidence
 
@@ -56,22 +56,23 @@ def notice_readers(notice, show=""):
 def read_rate_by_county(notice):
     """The notice's recipients per county-level unit (a liaison counts in its enterprise's
     county, a county office in its own), with how many have read it and the read rate (%),
-    in the counties' order: two queries, whatever the audience."""
+    in the counties' order: one grouped query, whatever the audience."""
     has_read = Exists(NoticeRead.objects.filter(notice=notice, user=OuterRef("pk")))
     rows = list(
         notice_recipients(notice)
-        .annotate(unit=Coalesce("profile__enterprise__county", "profile__region"), has_read=has_read)
-        .values("unit")
+        .annotate(
+            name=Coalesce("profile__enterprise__county__name", "profile__region__name"),
+            order=Coalesce("profile__enterprise__county__order", "profile__region__order"),
+            code=Coalesce("profile__enterprise__county__code", "profile__region__code"),
+            has_read=has_read,
+        )
+        .values("name", "order", "code")
         .annotate(total=Count("pk"), read=Count("pk", filter=Q(has_read=True)))
-        .order_by()
+        .order_by("order", "code")
     )
-    names = {r.pk: r for r in Region.objects.filter(pk__in=[row["unit"] for row in rows])}
     for row in rows:
-        region = names.get(row["unit"])
-        row["name"] = region.name if region else "—"
-        row["order"] = (region.order, region.code) if region else (0, "")
         row["rate"] = rate(row["read"], row["total"])
-    return sorted(rows, key=lambda row: row["order"])
+    return rows
 
 
 def needs_for(user, state=""):

@@ -25,6 +25,7 @@ REJECTED = [
     (r"仪表盘|看板", "工作台"),
     (r"帐号", "账号"),
     (r"待审核的提交", "待审核的打卡"),
+    (r"县区得分", "县区综合得分 (scoring/figures.py: what counties are ranked on)"),
 ]
 
 
